@@ -1,0 +1,18 @@
+/** Where a command writes; swappable so commands can be run in-process in tests. */
+export interface CliIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  readonly stdin: NodeJS.ReadableStream;
+  readonly env: Record<string, string | undefined>;
+}
+
+/** Bad command-line input: reported as one line, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** Exit codes of the `clocksource` command. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;

@@ -1,0 +1,64 @@
+import "reflect-metadata";
+import { readFileSync } from "node:fs";
+import { isClocksourceError } from "@clocksource/core";
+import { EXIT, UsageError, type CliIo } from "./cli-io.js";
+
+interface CommandModule {
+  readonly summary: string;
+  readonly help: string;
+  run(args: string[], io: CliIo): Promise<number>;
+}
+
+/** Commands load on demand so start-up pays only for the one that runs. */
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  probe: () => import("./commands/probe.js"),
+};
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+async function usage(): Promise<string> {
+  let text = "Usage: clocksource <command> [options]\n\nPut guest and host timestamps on one time base.\n\nCommands:\n";
+  for (const [name, load] of Object.entries(COMMANDS)) text += `  ${name.padEnd(14)} ${(await load()).summary}\n`;
+  text += "\nOptions:\n  -h, --help     show help (also: clocksource <command> --help)\n  -V, --version  print the version\n\nDocs: docs/cli.md\n";
+  return text;
+}
+
+/**
+ * Runs the command line. Returns the exit code; never throws. Errors are one
+ * line on stderr: exit 2 for bad input (options, paths, values), 1 for
+ * anything else. `CLOCKSOURCE_DEBUG=1` adds the stack of an unexpected error.
+ */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [first, ...rest] = argv;
+  try {
+    if (first === undefined || first === "-h" || first === "--help" || first === "help") {
+      if (first === "help" && rest[0] && COMMANDS[rest[0]]) {
+        io.stdout.write((await (COMMANDS[rest[0]] as () => Promise<CommandModule>)()).help);
+        return EXIT.ok;
+      }
+      io.stdout.write(await usage());
+      return first === undefined ? EXIT.usage : EXIT.ok;
+    }
+    if (first === "-V" || first === "--version") {
+      io.stdout.write(`clocksource ${version()}\n`);
+      return EXIT.ok;
+    }
+    const load = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
+    if (!load) {
+      throw new UsageError(first.startsWith("-") ? `unknown option ${first} (try clocksource --help)` : `unknown command ${JSON.stringify(first)} (try clocksource --help)`);
+    }
+    return await (await load()).run(rest, io);
+  } catch (e) {
+    if (e instanceof UsageError || isClocksourceError(e)) {
+      io.stderr.write(`clocksource: ${e.message}\n`);
+      return e instanceof UsageError || e.code !== "NO_USABLE_BACKEND" ? EXIT.usage : EXIT.failure;
+    }
+    const msg = (e as Error)?.message ?? String(e);
+    io.stderr.write(`clocksource: internal error: ${msg.split("\n")[0]}\n`);
+    if (io.env.CLOCKSOURCE_DEBUG) io.stderr.write(`${(e as Error)?.stack ?? ""}\n`);
+    return EXIT.failure;
+  }
+}

@@ -1,0 +1,27 @@
+import { inject, injectable, injectAll } from "tsyringe";
+import { FactSet, unknownFact } from "./facts.js";
+import type { CapabilityProbe } from "./probe.js";
+import type { SystemView } from "./system-view.js";
+import { CAPABILITY_PROBE, SYSTEM_VIEW } from "./tokens.js";
+
+/** Runs every registered probe over the system view, in registration order, and collects the facts. */
+@injectable()
+export class CapabilityProber {
+  constructor(
+    @inject(SYSTEM_VIEW) readonly view: SystemView,
+    @injectAll(CAPABILITY_PROBE, { isOptional: true }) private readonly probes: CapabilityProbe[],
+  ) {}
+
+  /** Probes the machine. Never throws: a failing probe leaves an unknown `probe.<id>` fact. */
+  run(): FactSet {
+    const facts = new FactSet();
+    for (const p of this.probes) {
+      try {
+        facts.add(...p.probe(this.view, facts));
+      } catch (e) {
+        facts.add(unknownFact(`probe.${p.id}`, p.id, `probe failed: ${(e as Error)?.message ?? String(e)}`));
+      }
+    }
+    return facts;
+  }
+}
