@@ -6,14 +6,33 @@ const EDGE_TICKS = [0n, 1n, 2n, 0xffff_ffffn, 0x1_0000_0000n, (1n << 53n) - 1n, 
 const EDGE_MULT = [0, 1, 2, 0x7fff_ffff, 0x8000_0000, 0xffff_fffe, 0xffff_ffff];
 
 describe("calcMultShift", () => {
-  it("matches the kernel's results for well-known frequencies", () => {
-    // Values computed by hand from clocks_calc_mult_shift(from, NSEC_PER_SEC, 600):
-    // 1 GHz -> mult 2^24? no: the loop stops at the first shift whose mult fits.
-    const oneGHz = calcMultShift(1_000_000_000, 1_000_000_000, 600);
-    expect(Number(scaleTicksReference(1_000_000_000n, oneGHz))).toBe(1_000_000_000);
-    const tsc = calcMultShift(2_599_998_000, 1_000_000_000, 600);
-    // 600 s of ticks must not overflow 64 bits after multiplying.
-    expect(BigInt(600 * 2_599_998_000) * BigInt(tsc.mult) < 1n << 64n).toBe(true);
+  it("gives the kernel's mult/shift for known frequencies", () => {
+    // Worked by hand from clocks_calc_mult_shift(from, NSEC_PER_SEC, 600):
+    // 1 GHz: (600 × 1e9) >> 32 = 139 needs 8 bits, so mult must fit 24 bits → 2^23 / 2^23.
+    expect(calcMultShift(1_000_000_000, 1_000_000_000, 600)).toEqual({ mult: 8_388_608, shift: 23 });
+    // 24 MHz: 600 × 24e6 >> 32 = 3 needs 2 bits → mult < 2^30 → shift 24, mult = round(1e9 × 2^24 / 24e6).
+    expect(calcMultShift(24_000_000, 1_000_000_000, 600)).toEqual({ mult: 699_050_667, shift: 24 });
+  });
+
+  it("never overflows 64 bits within the requested range, and is accurate to the shift", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1000, max: 0xffff_ffff }), fc.integer({ min: 1, max: 3600 }), (hz, maxSeconds) => {
+        const { mult, shift } = calcMultShift(hz, 1_000_000_000, maxSeconds);
+        const maxTicks = BigInt(hz) * BigInt(maxSeconds);
+        const accuracyBits = 32 - Math.max(0, (maxTicks >> 32n).toString(2).length - (maxTicks >> 32n === 0n ? 1 : 0));
+        expect(BigInt(mult) < 1n << BigInt(accuracyBits) || shift === 0).toBe(true);
+        // mult / 2^shift approximates 1e9 / hz within half a unit of the last place.
+        const exact = (1_000_000_000n << BigInt(shift)) * 2n;
+        expect(BigInt(mult) * 2n * BigInt(hz) - exact <= BigInt(hz) && exact - BigInt(mult) * 2n * BigInt(hz) <= BigInt(hz)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("rejects frequencies outside the kernel's u32 range", () => {
+    expect(() => calcMultShift(0, 1e9, 600)).toThrow(/fromHz/);
+    expect(() => calcMultShift(2 ** 32, 1e9, 600)).toThrow(/fromHz/);
+    expect(() => calcMultShift(1e6, 1e9, -1)).toThrow(/maxSeconds/);
   });
 });
 

@@ -1,0 +1,93 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { announceFixtureSkip, HAVE_FIXTURES, machineRoot } from "./support/fixtures.js";
+import { runCli } from "./support/run-cli.js";
+
+announceFixtureSkip();
+
+const REPORT_KEYS = ["schema", "arch", "virtualization", "kernelClocksource", "x86", "arm", "facts", "backends", "selected"];
+
+describe("clocksource (as a subprocess)", () => {
+  it("prints help and version", () => {
+    const help = runCli(["--help"]);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/Usage: clocksource <command>/);
+    expect(help.stdout).toMatch(/probe/);
+    const v = runCli(["--version"]);
+    expect(v.status).toBe(0);
+    expect(v.stdout).toMatch(/^clocksource \d+\.\d+\.\d+\n$/);
+    expect(runCli(["probe", "--help"]).stdout).toMatch(/--sysroot DIR/);
+  });
+
+  it("probes this machine as readable text", () => {
+    const r = runCli(["probe"]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe("");
+    for (const heading of ["architecture", "virtualization", "kernel clocksource", "facts (", "backends (best first)", "selected:"]) expect(r.stdout).toContain(heading);
+  });
+
+  it("probes this machine as JSON with every documented key", () => {
+    const r = runCli(["probe", "--json"]);
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout);
+    for (const k of REPORT_KEYS) expect(report).toHaveProperty(k);
+    expect(report.schema).toBe("clocksource.probe/v1");
+    expect(["x86_64", "x86", "arm64", "arm", "unknown"]).toContain(report.arch);
+    expect(["guest", "host", "bare-metal", "unknown"]).toContain(report.virtualization.role);
+    expect(report.backends.map((b: { id: string }) => b.id)).toContain("os-monotonic");
+    for (const b of report.backends) expect(Object.keys(b)).toEqual(expect.arrayContaining(["id", "usable", "rating", "reasons"]));
+    for (const f of report.facts) expect(Object.keys(f)).toEqual(expect.arrayContaining(["name", "value", "source", "confidence"]));
+    expect(typeof report.selected).toBe("string");
+  });
+
+  it("honours --backend and CLOCKSOURCE_BACKEND", () => {
+    const r = runCli(["probe", "--json", "--backend", "os-monotonic"]);
+    expect(JSON.parse(r.stdout).selected).toBe("os-monotonic");
+    const e = runCli(["probe", "--json"], { env: { CLOCKSOURCE_BACKEND: "os-monotonic" } });
+    expect(JSON.parse(e.stdout).selected).toBe("os-monotonic");
+  });
+
+  it.each([
+    [["probe", "--bogus"], /^clocksource: probe: Unknown option '--bogus'\n$/],
+    [["probe", "--sysroot", "/definitely/not/here"], /^clocksource: cannot use \/definitely\/not\/here as a system root: not present\n$/],
+    [["probe", "--backend", "nope"], /^clocksource: unknown backend "nope" \(registered: .*os-monotonic.*\)\n$/],
+    [["probe", "--sysroot"], /^clocksource: probe: Option '--sysroot <value>' argument missing\n$/],
+    [["frobnicate"], /^clocksource: unknown command "frobnicate"/],
+    [["--frob"], /^clocksource: unknown option --frob/],
+  ])("rejects %j with one line and exit 2", (args, message) => {
+    const r = runCli(args as string[]);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(message as RegExp);
+    expect(r.stderr.split("\n").length).toBe(2);
+  });
+
+  it("rejects a sysroot that is a file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cs-cli-"));
+    writeFileSync(join(dir, "f"), "x");
+    const r = runCli(["probe", "--sysroot", join(dir, "f")]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/not a directory/);
+  });
+
+  it("probes an empty snapshot: everything unknown, with reasons, exit 0", () => {
+    const r = runCli(["probe", "--json", "--sysroot", mkdtempSync(join(tmpdir(), "cs-empty-"))]);
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.arch).toBe("unknown");
+    expect(report.virtualization.role).toBe("unknown");
+    expect(report.facts.filter((f: { confidence: string }) => f.confidence === "unknown").length).toBeGreaterThan(0);
+    expect(report.selected).toBe("os-monotonic");
+  });
+
+  it.skipIf(!HAVE_FIXTURES)("probes a snapshot with --sysroot", () => {
+    const r = runCli(["probe", "--json", "--sysroot", machineRoot("rootfs__aws-ec2-nitro-r5.large")]);
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.live).toBe(false);
+    expect(report.kernelClocksource).toEqual({ current: "tsc", available: ["tsc", "kvm-clock", "hpet", "acpi_pm"] });
+    expect(report.virtualization).toMatchObject({ role: "guest", hypervisor: "kvm" });
+  });
+});
