@@ -12,6 +12,7 @@ interface CommandModule {
 /** Commands load on demand so start-up pays only for the one that runs. */
 const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   probe: () => import("./commands/probe.js"),
+  snapshot: () => import("./commands/snapshot.js"),
 };
 
 function version(): string {
