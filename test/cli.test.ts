@@ -91,3 +91,21 @@ describe("clocksource (as a subprocess)", () => {
     expect(report.virtualization).toMatchObject({ role: "guest", hypervisor: "kvm" });
   });
 });
+
+describe("clocksource now", () => {
+  it("reads the selected clock twice, monotonically", () => {
+    const a = JSON.parse(runCli(["now", "--json", "--backend", "os-monotonic"]).stdout);
+    const b = JSON.parse(runCli(["now", "--json", "--backend", "os-monotonic"]).stdout);
+    expect(a.backend).toBe("os-monotonic");
+    expect(a.domain).toMatch(/\.monotonic$/);
+    expect(BigInt(b.ticks) > BigInt(a.ticks)).toBe(true);
+    expect(a.ns).toBe(a.ticks);
+  });
+
+  it("prints a readable line and rejects an unknown backend", () => {
+    expect(runCli(["now"]).stdout).toMatch(/^\d+ ticks of \S+ \(\d+ Hz, backend \S+\) = \d+ ns\n$/);
+    const r = runCli(["now", "--backend", "nope"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^clocksource: unknown backend "nope"/);
+  });
+});

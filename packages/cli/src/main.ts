@@ -13,6 +13,7 @@ interface CommandModule {
 const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   probe: () => import("./commands/probe.js"),
   snapshot: () => import("./commands/snapshot.js"),
+  now: () => import("./commands/now.js"),
 };
 
 function version(): string {
