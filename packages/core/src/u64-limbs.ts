@@ -18,10 +18,11 @@ export function mulU32Wide(x: number, y: number, out: Float64Array | number[]): 
   const xh = x >>> 16;
   const p0 = xl * y; // < 2^48
   const p1 = xh * y; // < 2^48
-  const p1lo = p1 % 65536;
+  // `&` and `>>> 0` are exact modulo 2^32 for integers below 2^53 (and cheaper than `%`).
+  const p1lo = p1 & 0xffff;
   const p1hi = (p1 - p1lo) / 65536; // < 2^32
   const s = p0 + p1lo * 65536; // < 2^49
-  const sLo = s % TWO32;
+  const sLo = s >>> 0;
   out[0] = (s - sLo) / TWO32 + p1hi;
   out[1] = sLo;
 }
