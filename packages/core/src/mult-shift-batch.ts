@@ -1,6 +1,7 @@
 import { ClocksourceError } from "./errors.js";
 import { assertMultShift, scaleTicksReference, type MultShift } from "./mult-shift.js";
 import { LITTLE_ENDIAN } from "./u64-limbs.js";
+import { ensureWasmMemory, u64Kernels, WASM_CHUNK_VALUES } from "./wasm-u64-kernels.js";
 
 const TWO16 = 65536;
 const TWO32 = 4294967296;
@@ -13,6 +14,32 @@ const TWO32 = 4294967296;
  * each exact in a double. `input` and `output` may be the same array.
  */
 export function scaleTicksBatch(input: BigUint64Array, ms: MultShift, output: BigUint64Array = input): BigUint64Array {
+  assertMultShift(ms);
+  if (output.length < input.length) {
+    throw new ClocksourceError("INVALID_ARGUMENT", `output holds ${output.length} values, input ${input.length}`);
+  }
+  const k = input.length >= 64 ? u64Kernels() : null;
+  if (k) {
+    ensureWasmMemory(k, WASM_CHUNK_VALUES * 8);
+    const mult = BigInt(ms.mult >>> 0);
+    const shift = BigInt(ms.shift);
+    for (let i = 0; i < input.length; i += WASM_CHUNK_VALUES) {
+      const n = Math.min(WASM_CHUNK_VALUES, input.length - i);
+      const window = new BigUint64Array(k.memory.buffer, 0, n);
+      window.set(input.subarray(i, i + n));
+      k.scale(0, n, mult, shift);
+      output.set(window, i);
+    }
+    return output;
+  }
+  return scaleTicksBatchJs(input, ms, output);
+}
+
+/**
+ * The same conversion in plain JavaScript (32-bit words in doubles), used for
+ * short arrays and where WebAssembly is unavailable. Exported for its tests.
+ */
+export function scaleTicksBatchJs(input: BigUint64Array, ms: MultShift, output: BigUint64Array = input): BigUint64Array {
   assertMultShift(ms);
   if (output.length < input.length) {
     throw new ClocksourceError("INVALID_ARGUMENT", `output holds ${output.length} values, input ${input.length}`);

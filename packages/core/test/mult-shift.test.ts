@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { calcMultShift, scaleTicksBatch, scaleTicksReference, scaleTicksSplit, U64_MAX } from "../src/index.js";
+import { calcMultShift, scaleTicksBatch, scaleTicksBatchJs, scaleTicksReference, scaleTicksSplit, u64Kernels, U64_MAX } from "../src/index.js";
 
 const EDGE_TICKS = [0n, 1n, 2n, 0xffff_ffffn, 0x1_0000_0000n, (1n << 53n) - 1n, 1n << 53n, (1n << 63n) - 1n, 1n << 63n, U64_MAX - 1n, U64_MAX];
 const EDGE_MULT = [0, 1, 2, 0x7fff_ffff, 0x8000_0000, 0xffff_fffe, 0xffff_ffff];
@@ -41,11 +41,15 @@ describe("ticks → ns fast paths are bit-identical to the BigInt reference", ()
     for (const mult of EDGE_MULT) {
       for (let shift = 0; shift <= 63; shift++) {
         const ms = { mult, shift };
-        const input = BigUint64Array.from(EDGE_TICKS);
+        // 8 copies: long enough for the WebAssembly kernel, which short arrays skip.
+        const ticks = Array.from({ length: 8 }, () => EDGE_TICKS).flat();
+        const input = BigUint64Array.from(ticks);
         const out = scaleTicksBatch(input, ms, new BigUint64Array(input.length));
-        EDGE_TICKS.forEach((t, i) => {
+        const outJs = scaleTicksBatchJs(input, ms, new BigUint64Array(input.length));
+        ticks.forEach((t, i) => {
           const ref = scaleTicksReference(t, ms);
           expect(out[i]).toBe(ref);
+          expect(outJs[i]).toBe(ref);
           expect(scaleTicksSplit(t, ms)).toBe(ref);
         });
       }
@@ -54,15 +58,33 @@ describe("ticks → ns fast paths are bit-identical to the BigInt reference", ()
 
   it("on random values", () => {
     fc.assert(
-      fc.property(fc.array(fc.bigInt({ min: 0n, max: U64_MAX }), { minLength: 1, maxLength: 64 }), fc.integer({ min: 0, max: 0xffff_ffff }), fc.integer({ min: 0, max: 63 }), (ticks, mult, shift) => {
+      fc.property(fc.array(fc.bigInt({ min: 0n, max: U64_MAX }), { minLength: 1, maxLength: 200 }), fc.integer({ min: 0, max: 0xffff_ffff }), fc.integer({ min: 0, max: 63 }), (ticks, mult, shift) => {
         const ms = { mult, shift };
         const out = scaleTicksBatch(BigUint64Array.from(ticks), ms, new BigUint64Array(ticks.length));
+        const outJs = scaleTicksBatchJs(BigUint64Array.from(ticks), ms, new BigUint64Array(ticks.length));
         ticks.forEach((t, i) => {
           expect(out[i]).toBe(scaleTicksReference(t, ms));
+          expect(outJs[i]).toBe(scaleTicksReference(t, ms));
           expect(scaleTicksSplit(t, ms)).toBe(scaleTicksReference(t, ms));
         });
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe("the WebAssembly kernel", () => {
+  it("is available on this Node (else the JS path is used, and said here)", () => {
+    expect(u64Kernels()).not.toBeNull();
+  });
+
+  it("converts arrays longer than one chunk, in place, at any offset", () => {
+    const n = 65536 * 2 + 17;
+    const backing = new BigUint64Array(n + 3);
+    for (let i = 0; i < backing.length; i++) backing[i] = BigInt.asUintN(64, BigInt(i) * 0x9e3779b97f4a7c15n);
+    const view = backing.subarray(3);
+    const expected = Array.from(view, (t) => scaleTicksReference(t, { mult: 0x89abcdef, shift: 29 }));
+    scaleTicksBatch(view, { mult: 0x89abcdef, shift: 29 });
+    expect(Array.from(view)).toEqual(expected);
   });
 });
