@@ -99,14 +99,54 @@ function scaleBody(): number[] {
   return [...uleb(locals.length + code.length), ...locals, ...code];
 }
 
+/**
+ * mul_shift_add(ptr, n, mult, shift, add): value = (((value × mult) >> shift) + add) mod 2^64
+ * for n u64 values at ptr; mult any u64, shift 0..63. The 128-bit product is
+ * built from four 32 × 32-bit partial products.
+ */
+function mulShiftAddBody(): number[] {
+  // params: 0 ptr, 1 n, 2 mult, 3 shift, 4 add
+  // locals: 5 end (i32); 6 x, 7 a, 8 b, 9 c, 10 d, 11 mid, 12 lo, 13 hi, 14 64-shift, 15 mlo, 16 mhi
+  const LO = (i: number) => [...get(i), ...i64(LOW32), Op.i64And];
+  const HI = (i: number) => [...get(i), ...i64(32n), Op.i64ShrU];
+  const code = [
+    ...get(0), ...get(1), Op.i32Const, 3, Op.i32Shl, Op.i32Add, ...set(5),
+    ...i64(64n), ...get(3), Op.i64Sub, ...set(14),
+    ...LO(2), ...set(15), ...HI(2), ...set(16),
+    Op.block, VOID, Op.loop, VOID,
+    ...get(0), ...get(5), Op.i32GeU, Op.brIf, 1,
+    ...get(0), Op.i64Load, 3, 0, ...set(6),
+    ...LO(6), ...get(15), Op.i64Mul, ...set(7),
+    ...LO(6), ...get(16), Op.i64Mul, ...set(8),
+    ...HI(6), ...get(15), Op.i64Mul, ...set(9),
+    ...HI(6), ...get(16), Op.i64Mul, ...set(10),
+    // mid = (a >> 32) + lo32(b) + lo32(c) < 3·2^32
+    ...HI(7), ...LO(8), Op.i64Add, ...LO(9), Op.i64Add, ...set(11),
+    ...get(11), ...i64(32n), Op.i64Shl, ...LO(7), Op.i64Or, ...set(12),
+    ...get(10), ...HI(8), Op.i64Add, ...HI(9), Op.i64Add, ...HI(11), Op.i64Add, ...set(13),
+    ...get(0),
+    ...get(12),
+    ...get(12), ...get(3), Op.i64ShrU, ...get(13), ...get(14), Op.i64Shl, Op.i64Or,
+    ...get(3), Op.i64Eqz,
+    Op.select,
+    ...get(4), Op.i64Add,
+    Op.i64Store, 3, 0,
+    ...get(0), Op.i32Const, 8, Op.i32Add, ...set(0),
+    Op.br, 0,
+    Op.end, Op.end, Op.end,
+  ];
+  const locals = vec([[1, I32], [11, I64]]);
+  return [...uleb(locals.length + code.length), ...locals, ...code];
+}
+
 function assemble(): Uint8Array {
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([[0x60, ...vec([[I32], [I32], [I64], [I64]]), 0]])),
-    ...section(3, vec([[0]])),
+    ...section(1, vec([[0x60, ...vec([[I32], [I32], [I64], [I64]]), 0], [0x60, ...vec([[I32], [I32], [I64], [I64], [I64]]), 0]])),
+    ...section(3, vec([[0], [1]])),
     ...section(5, vec([[0x00, 1]])),
-    ...section(7, vec([[...name("memory"), 0x02, 0], [...name("scale"), 0x00, 0]])),
-    ...section(10, vec([scaleBody()])),
+    ...section(7, vec([[...name("memory"), 0x02, 0], [...name("scale"), 0x00, 0], [...name("mulShiftAdd"), 0x00, 1]])),
+    ...section(10, vec([scaleBody(), mulShiftAddBody()])),
   ];
   return new Uint8Array(bytes);
 }
@@ -115,6 +155,7 @@ function assemble(): Uint8Array {
 export interface U64Kernels {
   readonly memory: WebAssembly.Memory;
   scale(ptr: number, n: number, mult: bigint, shift: bigint): void;
+  mulShiftAdd(ptr: number, n: number, mult: bigint, shift: bigint, add: bigint): void;
 }
 
 let cached: U64Kernels | null | undefined;
