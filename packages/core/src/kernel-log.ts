@@ -7,7 +7,12 @@ export interface KernelLogLine {
   readonly uptime: number | null;
 }
 
-const PREFIX = /^(?:<\d+>)?(?:\[\s*(\d+\.\d+)\]\s?)?/;
+/**
+ * The prefix before a message: an optional `<level>`, the `[ seconds]` stamp
+ * (HiSilicon kernels add an `s`), and the caller tags some vendor kernels add —
+ * Samsung `[cpu: comm: pid] `, MediaTek `(cpu)[pid:comm]`, HiSilicon `[pid:N,cpuN,comm]`.
+ */
+const PREFIX = /^(?:<\d+>)?(?:\[\s*(\d+\.\d+)s?\]\s?)?(?:\s*\[\s*\d+:\s*[^\]]*?:\s*\d+\]\s*|\s*\(\d+\)\[\d+:[^\]]*\]|\[pid:\d+,cpu\d+,[^\]]*\])?/;
 
 /** Splits a kernel log (LF or CR LF, possibly mid-boot) into lines. */
 export function parseKernelLog(text: string): KernelLogLine[] {

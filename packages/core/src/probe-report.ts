@@ -54,12 +54,17 @@ function sectionFacts(facts: FactSet, prefix: string): boolean {
 /** Builds the probe report from the facts and the ranking. Pure. */
 export function buildProbeReport(ranking: Ranking, view: { root: string; live: boolean }): ProbeReport {
   const facts = ranking.facts;
-  const archValue = facts.value(FACT.arch);
+  // The report's arch is the OS's: a heuristic guess (a CPUID dump's long-mode
+  // bit says what the CPU can run, not what the kernel is) stays in the facts only.
+  const archFact = facts.best(FACT.arch);
+  const archValue = archFact && archFact.confidence !== "heuristic" ? archFact.value : undefined;
   const arch: ArchName = typeof archValue === "string" && (ARCHES as readonly string[]).includes(archValue) ? (archValue as ArchName) : "unknown";
   const virt = resolveVirtualization(facts);
   const available = facts.value(FACT.kernelClocksourceAvailable);
-  const isX86 = arch === "x86_64" || arch === "x86" || facts.value("arch.family") === "x86";
-  const isArm = arch === "arm64" || arch === "arm";
+  const hasX86 = sectionFacts(facts, "x86.");
+  const hasArm = sectionFacts(facts, "arm.");
+  const isX86 = arch === "x86_64" || arch === "x86" || (arch === "unknown" && hasX86 && !hasArm);
+  const isArm = arch === "arm64" || arch === "arm" || (arch === "unknown" && hasArm && !hasX86);
   const tscFreq = facts.best(FACT.x86TscFrequencyHz);
   const armFreq = facts.best(FACT.armTimerFrequencyHz);
   const errata = facts.value(FACT.armErrata);
@@ -74,7 +79,7 @@ export function buildProbeReport(ranking: Ranking, view: { root: string; live: b
       current: str(facts.value(FACT.kernelClocksourceCurrent)),
       available: Array.isArray(available) ? available.filter((x): x is string => typeof x === "string") : [],
     },
-    x86: isX86 && sectionFacts(facts, "x86.")
+    x86: isX86 && hasX86
       ? {
           vendor: str(facts.value(FACT.x86Vendor)),
           invariantTsc: bool(facts.value(FACT.x86InvariantTsc)),
@@ -83,7 +88,7 @@ export function buildProbeReport(ranking: Ranking, view: { root: string; live: b
           tscUnstable: bool(facts.value(FACT.x86TscUnstable)),
         }
       : null,
-    arm: isArm && sectionFacts(facts, "arm.")
+    arm: isArm && hasArm
       ? {
           genericTimer: bool(facts.value(FACT.armGenericTimer)),
           timerFrequencyHz: num(armFreq?.value),

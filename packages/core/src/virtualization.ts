@@ -1,4 +1,4 @@
-import type { FactSet } from "./facts.js";
+import { fact, type Fact, type FactSet } from "./facts.js";
 import { FACT, HYPERVISORS, type HypervisorName } from "./fact-names.js";
 
 /** The machine's place in a virtualization stack. */
@@ -19,7 +19,7 @@ export interface Virtualization {
  */
 export function resolveVirtualization(facts: FactSet): Virtualization {
   const notes: string[] = [];
-  const hvFact = facts.best(FACT.hypervisor);
+  const hvFact = facts.best(FACT.hypervisor) ?? qemuCpuModel(facts);
   const hvValue = hvFact?.value;
   const hypervisor = typeof hvValue === "string" && (HYPERVISORS as readonly string[]).includes(hvValue) ? (hvValue as HypervisorName) : null;
   if (hvFact) notes.push(`hypervisor ${String(hvValue)} from ${hvFact.source} (${hvFact.confidence})`);
@@ -43,10 +43,19 @@ export function resolveVirtualization(facts: FactSet): Virtualization {
     notes.push(`KVM host evidence: ${kvmHost.source}`);
     return { role: "host", hypervisor: null, notes };
   }
-  if (present?.value === false) {
+  if (present?.value === false && present.confidence !== "heuristic") {
     notes.push(`no hypervisor present (${present.source}, ${present.confidence})`);
     return { role: "bare-metal", hypervisor: null, notes };
   }
+  if (present?.value === false) {
+    notes.push(`${present.source} suggests no hypervisor, but only heuristically (${present.reason ?? "weak evidence"}); not calling it bare metal`);
+  }
   notes.push("no source tells whether a hypervisor is present");
   return { role: "unknown", hypervisor: null, notes };
+}
+
+/** QEMU's own CPU models are named "QEMU Virtual CPU …": a QEMU guest (TCG or KVM), heuristically. */
+function qemuCpuModel(facts: FactSet): Fact | undefined {
+  const model = facts.named(FACT.cpuModel).find((f) => typeof f.value === "string" && /\bQEMU Virtual CPU\b/.test(f.value));
+  return model ? fact(FACT.hypervisor, "qemu", model.source, "heuristic", "QEMU names its generic CPU models \"QEMU Virtual CPU\"") : undefined;
 }

@@ -95,4 +95,35 @@ describe("generic probes", () => {
     expect(facts.value("virt.kvm_vms")).toEqual(["1234-11"]);
     expect(resolveVirtualization(facts).notes.join()).toMatch(/nested/);
   });
+
+  it("names hypervisors from their paravirtual PCI devices", () => {
+    const pci = "0000\t80861237\t0\t0\n0018\t58530001\ta9\tc101\n";
+    expect(run({ "proc/bus/pci/devices": pci }).best("virt.hypervisor")).toMatchObject({ value: "xen", source: "proc/bus/pci/devices:2 (PCI 5853:0001)" });
+    expect(run({ "proc/bus/pci/devices": "0020\t80eecafe\t14\td021\n" }).value("virt.hypervisor")).toBe("virtualbox");
+  });
+
+  it("finds Xen on Arm and KVM hosts in the kernel log", () => {
+    const xen = run({ "var/log/dmesg": "[    0.000000] Machine model: XENVM-4.5\n[    0.022212] Xen 4.5 support found, events_irq=31\n" });
+    expect(xen.named("virt.hypervisor").map((f) => f.value)).toEqual(["xen", "xen"]);
+    const host = run({ "var/log/dmesg": "[    4.141005] kvm [1]: VHE mode initialized successfully\n" });
+    expect(host.best("virt.kvm_host")).toMatchObject({ value: true, confidence: "derived" });
+    expect(resolveVirtualization(host).role).toBe("host");
+  });
+
+  it("reads an x86 kernel's word size from its boot log", () => {
+    expect(run({ "var/log/dmesg": "[    0.0] Linux version 5.14.0-570.el9_6.x86_64 (mockbuild@x) (gcc)\n" }).value("arch")).toBe("x86_64");
+    expect(run({ "var/log/dmesg": "[    0.0] BIOS-e820: [mem 0x0-0x9fbff] usable\n[    0.1]   DMA32    [mem 0x01000000-0xffffffff]\n" }).value("arch")).toBe("x86_64");
+    expect(run({ "var/log/dmesg": "[    0.0] BIOS-e820: [mem 0x0-0x9fbff] usable\n[    0.1]   HighMem  [mem 0x37000000-0x7fffffff]\n" }).value("arch")).toBe("x86");
+    // DMA32 alone is no x86 evidence: arm64 kernels have the zone too.
+    expect(run({ "var/log/dmesg": "[    1.8]   DMA32    empty\n" }).best("arch")).toBeUndefined();
+  });
+
+  it("calls a QEMU-named CPU a QEMU guest, and keeps a heuristic 'no hypervisor' from meaning bare metal", () => {
+    const facts = new FactSet([{ name: "cpu.model", value: "QEMU Virtual CPU version 2.5+", source: "proc/cpuinfo", confidence: "definitive" }]);
+    expect(resolveVirtualization(facts)).toMatchObject({ role: "guest", hypervisor: "qemu" });
+    const weak = new FactSet([{ name: "virt.hypervisor_present", value: false, source: "proc/cpuinfo flags", confidence: "heuristic" }]);
+    expect(resolveVirtualization(weak).role).toBe("unknown");
+    const strong = new FactSet([{ name: "virt.hypervisor_present", value: false, source: "CPUID 0x1 ECX[31]", confidence: "definitive" }]);
+    expect(resolveVirtualization(strong).role).toBe("bare-metal");
+  });
 });

@@ -64,6 +64,15 @@ describe("text decoding and kernel log lines", () => {
     expect(decodeText(new Uint8Array([0x74, 0xff, 0x73]))).toBe("t\ufffds");
   });
 
+  it("strips the caller tags of vendor kernels", () => {
+    const msgs = parseKernelLog(
+      "[    1.080811]  [7:      swapper/0:    1] Switched to clocksource arch_sys_counter\n" +
+        "[    0.308459]  (4)[1:swapper/0]clocksource: Switched to clocksource arch_sys_counter\n" +
+        "[    6.044067s][pid:1,cpu4,swapper/0]Switched to clocksource arch_sys_counter\n",
+    ).map((l) => l.message);
+    expect(msgs).toEqual(["Switched to clocksource arch_sys_counter", "clocksource: Switched to clocksource arch_sys_counter", "Switched to clocksource arch_sys_counter"]);
+  });
+
   it("strips timestamps and priorities, keeps 1-based line numbers, handles CR LF", () => {
     const lines = parseKernelLog("<6>[    0.000000] Linux version 6.1\r\n\r\n[   12.5] tsc: Refined TSC clocksource calibration: 2893.202 MHz\nno prefix\n");
     expect(lines).toEqual([

@@ -1,5 +1,6 @@
 import { machine } from "node:os";
 import { fact, unknownFact, type Fact } from "../facts.js";
+import { logLineSource, parseKernelLog, type KernelLogLine } from "../kernel-log.js";
 import { FACT, type ArchName } from "../fact-names.js";
 import type { CapabilityProbe } from "../probe.js";
 import type { SystemView } from "../system-view.js";
@@ -67,6 +68,7 @@ export class ArchProbe implements CapabilityProbe {
     } else {
       out.push(unknownFact(FACT.arch, cpuinfo.source, cpuinfo.reason));
     }
+    if (!view.live) out.push(...archFromKernelLog(view));
     // The cpuid driver exists only on x86: a dump there says x86, though not the kernel's word size.
     const cpuid = view.kind("dev/cpu/0/cpuid");
     if (cpuid.ok && !out.some((f) => f.confidence !== "unknown")) {
@@ -85,4 +87,28 @@ function cpuIdentity(text: string, source: string): Fact[] {
   const model = cpuinfoValue(blocks, "model name") ?? (cpuinfoValue(blocks, "processor")?.match(/[A-Za-z]/) ? cpuinfoValue(blocks, "processor") : undefined) ?? cpuinfoValue(blocks, "hardware");
   if (model) out.push(fact(FACT.cpuModel, model, `${source} (model name)`, "definitive"));
   return out;
+}
+
+/**
+ * The x86 kernel's word size from its boot log: `Linux version … .x86_64`/`.i686`
+ * in the banner, or — once the log shows x86 (e820 memory map, x86/fpu lines) —
+ * a DMA32 zone (64-bit kernels only) or a HighMem zone (32-bit kernels only).
+ * Arm logs are the Arm package's business.
+ */
+function archFromKernelLog(view: SystemView): Fact[] {
+  const log = view.kernelLog();
+  if (!log.ok) return [];
+  let x86Line: KernelLogLine | undefined;
+  let wide: KernelLogLine | undefined;
+  let narrow: KernelLogLine | undefined;
+  for (const line of parseKernelLog(log.value)) {
+    const banner = /^Linux version \S*?\.(x86_64|i[3-6]86)\b/.exec(line.message);
+    if (banner) return [fact(FACT.arch, banner[1] === "x86_64" ? "x86_64" : "x86", logLineSource(log.source, line), "derived", "the kernel's build names its architecture")];
+    if (!x86Line && /^(?:BIOS-e820:|e820: |x86\/fpu: |x86: )/.test(line.message)) x86Line = line;
+    if (!wide && /^\s*DMA32\s/.test(line.message)) wide = line;
+    if (!narrow && /^\s*HighMem\s/.test(line.message)) narrow = line;
+  }
+  if (x86Line && wide) return [fact(FACT.arch, "x86_64", logLineSource(log.source, wide), "derived", `an x86 kernel (${logLineSource(log.source, x86Line)}) with a DMA32 zone, which only 64-bit x86 kernels have`)];
+  if (x86Line && narrow) return [fact(FACT.arch, "x86", logLineSource(log.source, narrow), "derived", `an x86 kernel (${logLineSource(log.source, x86Line)}) with a HighMem zone, which only 32-bit x86 kernels have`)];
+  return [];
 }

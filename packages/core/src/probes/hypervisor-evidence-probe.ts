@@ -49,6 +49,34 @@ const DMI_RULES: readonly DmiRule[] = [
   { test: (d) => has(d.sys_vendor, /^Google$/) && has(d.product_name, /Google Compute Engine/), hypervisor: "kvm", what: "Google Compute Engine (KVM-based)" },
 ];
 
+/** PCI vendor:device ids of paravirtual devices that only a given hypervisor provides. */
+const PCI_DEVICES: readonly { readonly match: RegExp; readonly hypervisor: HypervisorName; readonly what: string; readonly confidence: "derived" | "heuristic" }[] = [
+  { match: /^5853:0001$/, hypervisor: "xen", what: "Xen platform device (xen-platform-pci)", confidence: "derived" },
+  { match: /^80ee:(cafe|beef)$/, hypervisor: "virtualbox", what: "VirtualBox guest service / graphics adapter", confidence: "derived" },
+  { match: /^15ad:(0405|0740|0770|07a0|07b0|0790)$/, hypervisor: "vmware", what: "VMware virtual device", confidence: "derived" },
+  { match: /^1414:5353$/, hypervisor: "hyperv", what: "Hyper-V synthetic video", confidence: "derived" },
+  { match: /^(1b36:[0-9a-f]{4}|1234:1111)$/, hypervisor: "qemu", what: "QEMU-emulated device (Red Hat QEMU / Bochs VGA ids)", confidence: "heuristic" },
+];
+
+/** Parses `/proc/bus/pci/devices`: the second column is vendor (16 bits) then device (16 bits), hex. */
+export function pciIds(text: string): { line: number; id: string }[] {
+  const out: { line: number; id: string }[] = [];
+  text.split(/\r?\n/).forEach((l, i) => {
+    const m = /^[0-9a-fA-F]{4}\s+([0-9a-fA-F]{4})([0-9a-fA-F]{4})\s/.exec(l);
+    if (m) out.push({ line: i + 1, id: `${(m[1] as string).toLowerCase()}:${(m[2] as string).toLowerCase()}` });
+  });
+  return out;
+}
+
+/** Kernel-log lines that name a hypervisor outside the `Hypervisor detected:` banner (Xen on Arm has none). */
+const LOG_HYPERVISOR: readonly { readonly re: RegExp; readonly hypervisor: HypervisorName; readonly what: string }[] = [
+  { re: /^Xen \d+\.\d+ support found/, hypervisor: "xen", what: "the kernel found Xen (Arm guests print this instead of a detection banner)" },
+  { re: /^Machine model: XENVM-/, hypervisor: "xen", what: "the device tree Xen's toolstack builds for a guest" },
+];
+
+/** Kernel-log lines printed when KVM initialises as a hypervisor on this kernel. */
+const KVM_HOST_LOG = /^(?:kvm \[\d+\]: (?:VHE|Hyp|nVHE|Protected nVHE) mode initialized|kvm_amd: (?:TSC scaling|Nested|AVIC|Virtual)|kvm_intel: |kvm: Nested Virtualization)/;
+
 const DMI_FIELDS = ["sys_vendor", "product_name", "bios_vendor", "bios_version", "modalias"] as const;
 const DMI_DIRS = ["sys/class/dmi/id", "sys/devices/virtual/dmi/id"];
 
@@ -92,13 +120,29 @@ export class HypervisorEvidenceProbe implements CapabilityProbe {
         break;
       }
     }
+    const pci = view.readText("proc/bus/pci/devices");
+    if (pci.ok) {
+      for (const { line, id } of pciIds(pci.value)) {
+        const dev = PCI_DEVICES.find((d) => d.match.test(id));
+        if (dev) out.push(fact(FACT.hypervisor, dev.hypervisor, `${pci.source}:${line} (PCI ${id})`, dev.confidence, dev.what));
+      }
+    }
     const log = view.kernelLog();
     if (log.ok) {
+      let kvmHostLine = false;
       for (const line of parseKernelLog(log.value)) {
         const m = /^Hypervisor detected: (.+?)\s*$/.exec(line.message) ?? /^Booting paravirtualized kernel on (.+?)\s*$/.exec(line.message);
-        if (!m) continue;
-        const hv = hypervisorFromKernelName(m[1] as string);
-        if (hv) out.push(fact(FACT.hypervisor, hv, logLineSource(log.source, line), "derived", "the kernel's own hypervisor detection"));
+        if (m) {
+          const hv = hypervisorFromKernelName(m[1] as string);
+          if (hv) out.push(fact(FACT.hypervisor, hv, logLineSource(log.source, line), "derived", "the kernel's own hypervisor detection"));
+          continue;
+        }
+        const named = LOG_HYPERVISOR.find((r) => r.re.test(line.message));
+        if (named) out.push(fact(FACT.hypervisor, named.hypervisor, logLineSource(log.source, line), "derived", named.what));
+        if (!kvmHostLine && KVM_HOST_LOG.test(line.message)) {
+          kvmHostLine = true;
+          out.push(fact(FACT.kvmHost, true, logLineSource(log.source, line), "derived", "KVM initialised as a hypervisor in this kernel"));
+        }
       }
     } else {
       out.push(unknownFact("kernel.log", log.source, log.reason));

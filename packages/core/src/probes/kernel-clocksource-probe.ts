@@ -38,7 +38,8 @@ export class KernelClocksourceProbe implements CapabilityProbe {
       if (log.ok) {
         let last: Fact | undefined;
         for (const line of parseKernelLog(log.value)) {
-          const m = /clocksource: Switched to clocksource ([A-Za-z0-9_.-]+)/.exec(line.message);
+          // "clocksource: Switched to …" since 4.x; "Switched to clocksource …" and "Switching to clocksource …" before.
+          const m = /^(?:clocksource: )?Switch(?:ed|ing) to clocksource ([A-Za-z0-9_.-]+)/.exec(line.message);
           if (m) last = fact(FACT.kernelClocksourceCurrent, m[1] as string, logLineSource(log.source, line), "derived", "last clocksource switch in the kernel log");
         }
         if (last) out.push(last);
