@@ -12,8 +12,13 @@ interface CommandModule {
 /** Commands load on demand so start-up pays only for the one that runs. */
 const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   probe: () => import("./commands/probe.js"),
+  "kvm-mapping": () => import("./commands/kvm-mapping.js"),
+  convert: () => import("./commands/convert.js"),
+  agent: () => import("./commands/agent.js"),
+  sync: () => import("./commands/sync.js"),
   snapshot: () => import("./commands/snapshot.js"),
   now: () => import("./commands/now.js"),
+  "arm-mapping": () => import("./commands/arm-mapping.js"),
 };
 
 function version(): string {

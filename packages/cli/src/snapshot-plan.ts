@@ -34,7 +34,8 @@ export const SNAPSHOT_FILE_MAX_BYTES = 4 * 1024 * 1024;
 /** Facts that only a live probe can learn; a snapshot's probe leaves them unknown or derives them otherwise. */
 export const LIVE_ONLY_FACTS: readonly string[] = [
   "arch from uname -m (a snapshot infers it from proc/cpuinfo)",
-  "the native counter reader: TSC/CNTFRQ reads and frequency calibration",
+  "the native counter reader: whether the TSC / CNTVCT can be read, CNTFRQ, the frequency calibration",
+  "the absence of paravirtual time devices (ptp_kvm, virtio-serial ports): a snapshot shows the ones present, not that there are none",
   "KVM debugfs per-VM directories (sys/kernel/debug/kvm) and the contents of /dev/kvm",
   "reachability of a paravirtual agent",
 ];

@@ -29,6 +29,7 @@ export * from "./virtualization.js";
 export * from "./monotonic-backend.js";
 export * from "./container.js";
 export * from "./probe-report.js";
+export * from "./mapping-file.js";
 export * from "./probes/cpuinfo.js";
 export * from "./probes/arch-probe.js";
 export * from "./probes/kernel-clocksource-probe.js";

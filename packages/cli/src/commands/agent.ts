@@ -1,0 +1,194 @@
+import { readFileSync, statSync } from "node:fs";
+import { CapabilityProber, checkMappingParams, createClockContainer, FACT, parseMappingFile } from "@clocksource/core";
+import { formatEndpoint, HostAgent, loadTokenFile, monotonicHostClock, parseEndpoint, tscHostClock, type AgentOptions, type HostClock } from "@clocksource/paravirt";
+import { registerBundledBackends } from "../backend-packages.js";
+import { UsageError, type CliIo } from "../cli-io.js";
+import { mappingKinds } from "../mapping-kinds.js";
+import { parseOptions } from "../parse-options.js";
+
+export const summary = "serve host time to guests (the paravirtual host agent)";
+
+export const help = `Usage: clocksource agent --listen ENDPOINT | --connect ENDPOINT [options]
+
+Runs the host agent: answers time requests stamped with the host clock, over a
+Unix socket, TCP, a serial device, or a VMM chardev socket it connects to.
+Runs until SIGTERM or SIGINT, then closes every session and removes its socket.
+
+Endpoints:
+  unix:PATH         a Unix socket, created with mode 0600
+  tcp:HOST:PORT     TCP (tcp:PORT binds 127.0.0.1); a non-loopback HOST needs --token-file
+  serial:PATH       a character device, or the Unix socket of a QEMU chardev, as one line
+
+Options:
+  --listen EP          listen (or open a serial line) at EP; may be repeated
+  --connect EP         connect to where the VMM listens (QEMU -chardev socket,server=on
+                       behind a virtio-serial port) and serve that line; may be repeated
+  --token-file FILE    require clients to prove they hold this token (HMAC challenge; the
+                       token never crosses the wire)
+  --mapping FILE       also serve this exact mapping file (kvm-mapping, arm-mapping);
+                       re-read whenever it changes
+  --clock CLOCK        monotonic (default) or tsc (needs @clocksource/native)
+  --tsc-hz HZ          TSC frequency for --clock tsc (default: x86.tsc_frequency_hz as probed)
+  --max-connections N  sessions served at once (default 512)
+  --rate N             frames per second per session (default 10000; 0 = no limit)
+  --idle-timeout SEC   close a socket session idle this long (default 60)
+  --frame-timeout SEC  a started frame must complete within this (default 5)
+  --max-frame BYTES    largest request payload (default 4096)
+  --insecure-remote    allow a non-loopback TCP address without a token
+  --quiet              log only start, stop and errors
+  -h, --help           show this help
+
+Docs: docs/paravirt.md, docs/protocol.md
+`;
+
+function positiveNumber(name: string, v: string | undefined, dflt: number, opts: { integer?: boolean; allowZero?: boolean } = {}): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || n < 0 || (n === 0 && !opts.allowZero) || (opts.integer && !Number.isInteger(n))) {
+    throw new UsageError(`agent: --${name} must be a ${opts.integer ? "whole " : ""}number ${opts.allowZero ? "≥ 0" : "> 0"}, got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+/** Serves a mapping file's text, re-reading it when its mtime or size changes; a bad new version keeps the last good one. */
+function mappingProvider(path: string, log: (line: string) => void): () => string | null {
+  const load = (): string => {
+    const text = readFileSync(path, "utf8");
+    const file = parseMappingFile(text);
+    checkMappingParams(file, mappingKinds());
+    if (!file.exact) throw new UsageError(`agent: --mapping ${path} is an estimated (${file.kind}) mapping; the agent serves exact ones (kvm-mapping, arm-mapping)`);
+    return text;
+  };
+  let text: string;
+  let stamp: string;
+  try {
+    const st = statSync(path);
+    text = load();
+    stamp = `${st.mtimeMs}:${st.size}`;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === "ENOENT" || err.code === "EACCES" || err.code === "EISDIR") throw new UsageError(`agent: cannot read --mapping ${path}: ${err.code === "ENOENT" ? "no such file" : err.code === "EISDIR" ? "is a directory" : "permission denied"}`);
+    throw e;
+  }
+  return () => {
+    try {
+      const st = statSync(path);
+      const s = `${st.mtimeMs}:${st.size}`;
+      if (s !== stamp) {
+        text = load();
+        stamp = s;
+        log(`mapping ${path} re-read`);
+      }
+    } catch (e) {
+      log(`mapping ${path} could not be re-read (${(e as Error).message.split("\n")[0]}); serving the last good version`);
+    }
+    return text;
+  };
+}
+
+export async function run(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseOptions("agent", args, {
+    options: {
+      listen: { type: "string", multiple: true },
+      connect: { type: "string", multiple: true },
+      "token-file": { type: "string" },
+      mapping: { type: "string" },
+      clock: { type: "string", default: "monotonic" },
+      "tsc-hz": { type: "string" },
+      "max-connections": { type: "string" },
+      rate: { type: "string" },
+      "idle-timeout": { type: "string" },
+      "frame-timeout": { type: "string" },
+      "max-frame": { type: "string" },
+      "insecure-remote": { type: "boolean", default: false },
+      quiet: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    io.stdout.write(help);
+    return 0;
+  }
+  const listens = (values.listen ?? []).map((e) => parseEndpoint(e));
+  const connects = (values.connect ?? []).map((e) => parseEndpoint(e));
+  if (listens.length + connects.length === 0) throw new UsageError("agent: give --listen ENDPOINT or --connect ENDPOINT (try clocksource agent --help)");
+  for (const c of connects) if (c.kind === "serial") throw new UsageError("agent: --connect takes unix:PATH or tcp:HOST:PORT; a serial line is opened with --listen serial:PATH");
+
+  const quiet = values.quiet;
+  const line = (text: string) => io.stderr.write(`clocksource agent: ${new Date().toISOString()} ${text}\n`);
+  const log = (text: string) => {
+    if (!quiet) line(text);
+  };
+
+  let token: Buffer | null = null;
+  if (values["token-file"] !== undefined) {
+    const t = loadTokenFile(values["token-file"]);
+    if (t.warning) line(`warning: ${t.warning}`);
+    token = t.token;
+  }
+  let clock: HostClock;
+  if (values.clock === "monotonic") {
+    if (values["tsc-hz"] !== undefined) throw new UsageError("agent: --tsc-hz goes with --clock tsc");
+    clock = monotonicHostClock;
+  } else if (values.clock === "tsc") {
+    let hz: bigint;
+    if (values["tsc-hz"] !== undefined) {
+      hz = BigInt(positiveNumber("tsc-hz", values["tsc-hz"], 0, { integer: true }));
+    } else {
+      const c = createClockContainer({ sysroot: "/", env: io.env });
+      registerBundledBackends(c);
+      const facts = c.resolve(CapabilityProber).run();
+      const f = facts.best(FACT.x86TscFrequencyHz);
+      if (!f || typeof f.value !== "number" || !Number.isFinite(f.value) || f.value <= 0) {
+        throw new UsageError(`agent: --clock tsc: this machine's TSC frequency is unknown (${facts.unknownReasons(FACT.x86TscFrequencyHz).join("; ") || "no source"}); pass --tsc-hz HZ`);
+      }
+      hz = BigInt(Math.round(f.value));
+      line(`TSC frequency ${hz} Hz from ${f.source} (${f.confidence})`);
+      if (facts.value(FACT.x86InvariantTsc) === false) line("warning: the TSC is not invariant here; its stamps may not keep a constant rate");
+    }
+    clock = await tscHostClock(hz);
+  } else {
+    throw new UsageError(`agent: --clock must be monotonic or tsc, got ${JSON.stringify(values.clock)}`);
+  }
+  const options: AgentOptions = {
+    clock,
+    token,
+    mapping: values.mapping !== undefined ? mappingProvider(values.mapping, log) : null,
+    maxConnections: positiveNumber("max-connections", values["max-connections"], 512, { integer: true }),
+    rateLimitPerSecond: positiveNumber("rate", values.rate, 10_000, { integer: true, allowZero: true }),
+    idleTimeoutMs: positiveNumber("idle-timeout", values["idle-timeout"], 60) * 1000,
+    frameTimeoutMs: positiveNumber("frame-timeout", values["frame-timeout"], 5) * 1000,
+    maxPayloadBytes: positiveNumber("max-frame", values["max-frame"], 4096, { integer: true }),
+    allowRemoteWithoutToken: values["insecure-remote"],
+    log,
+  };
+  const agent = new HostAgent(options);
+  let stopping: ((signal: string) => void) | undefined;
+  const stopped = new Promise<string>((resolve) => (stopping = resolve));
+  const onSignal = (signal: NodeJS.Signals) => stopping?.(signal);
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  try {
+    for (const ep of listens) {
+      const info = await agent.listen(ep);
+      const extra = info.mode !== undefined ? ` (mode ${info.mode.toString(8).padStart(4, "0")})` : ep.kind === "serial" ? " (serial line)" : "";
+      line(`listening on ${formatEndpoint(info.endpoint)}${extra}`);
+    }
+    for (const ep of connects) {
+      await agent.connect(ep);
+      line(`connected to ${formatEndpoint(ep)} (serving it as a line; reconnects if it drops)`);
+    }
+  } catch (e) {
+    await agent.close();
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+    throw e;
+  }
+  line(`host clock ${clock.domain}${clock.kind === "tsc" ? ` at ${clock.frequencyHz} Hz` : ""}; token ${token ? "required" : "not required"}; mapping ${values.mapping ?? "none"}`);
+  const signal = await stopped;
+  await agent.close();
+  process.off("SIGTERM", onSignal);
+  process.off("SIGINT", onSignal);
+  line(`${signal}: stopped`);
+  return 0;
+}

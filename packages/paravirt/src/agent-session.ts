@@ -1,0 +1,308 @@
+import type { Duplex } from "node:stream";
+import { newServerNonce, proofsEqual, clientProof, serverProof } from "./auth.js";
+import type { HostClock } from "./host-clock.js";
+import { FrameDecoder } from "./protocol/decoder.js";
+import { encodeFrame, messageName, MSG, PROTOCOL_VERSION, type Frame } from "./protocol/frame.js";
+import {
+  decodeHello,
+  decodeMappingRequest,
+  decodeProof,
+  decodeTimeRequest,
+  encodeError,
+  encodeMappingResponse,
+  encodeTimeResponse,
+  encodeWelcome,
+  ERROR_CODE,
+  errorCodeName,
+  ProtocolViolation,
+  SERVER_NONCE_BYTES,
+} from "./protocol/messages.js";
+
+/** The limits and identity one session works with (shared by all sessions of an agent). */
+export interface SessionConfig {
+  readonly clock: HostClock;
+  readonly token: Buffer | null;
+  /** The exact mapping to serve, read when asked (it may change on disk), or null. */
+  readonly mapping: (() => string | null) | null;
+  readonly maxPayloadBytes: number;
+  /** Frames per second per session; 0 = no limit. The bucket holds one second's worth. */
+  readonly rateLimitPerSecond: number;
+  readonly idleTimeoutMs: number;
+  readonly frameTimeoutMs: number;
+  readonly handshakeTimeoutMs: number;
+  /** Bytes queued for a peer that does not read before the session is dropped. */
+  readonly maxWriteBufferBytes: number;
+  readonly log: (line: string) => void;
+}
+
+type State = "hello" | "auth" | "ready";
+
+/**
+ * One peer's conversation with the agent. In `socket` mode any protocol
+ * error closes the connection (after an ERROR frame); in `line` mode (a serial
+ * port or a VMM chardev carrying successive guest sessions) the session resets
+ * and waits for the next HELLO instead.
+ */
+export class AgentSession {
+  private readonly decoder: FrameDecoder;
+  private state: State = "hello";
+  private serverNonce: Buffer = Buffer.alloc(SERVER_NONCE_BYTES);
+  private clientNonce: Buffer = Buffer.alloc(0);
+  private version: number = PROTOCOL_VERSION.max;
+  private tokens: number;
+  private lastRefill: number;
+  private createdAt: number;
+  private lastFrameAt: number;
+  private frameStartedAt = 0;
+  private closing = false;
+  /** Frames answered, for the log. */
+  served = 0;
+
+  constructor(
+    private readonly stream: Duplex,
+    readonly mode: "socket" | "line",
+    readonly label: string,
+    private readonly config: SessionConfig,
+    private readonly onClosed: (session: AgentSession) => void,
+  ) {
+    this.decoder = new FrameDecoder({ maxPayloadBytes: config.maxPayloadBytes, resync: mode === "line" });
+    const now = Date.now();
+    this.createdAt = now;
+    this.lastFrameAt = now;
+    this.lastRefill = now;
+    this.tokens = config.rateLimitPerSecond;
+    stream.on("data", (chunk: Buffer) => this.onData(chunk));
+    stream.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code !== "ECONNRESET" && e.code !== "EPIPE") this.config.log(`${this.label}: stream error: ${e.message}`);
+    });
+    stream.on("close", () => {
+      this.closing = true;
+      this.onClosed(this);
+    });
+    stream.on("end", () => {
+      if (this.mode === "socket") stream.end();
+    });
+  }
+
+  /** Checks the deadlines; called periodically by the agent. */
+  sweep(now: number): void {
+    if (this.closing) return;
+    const c = this.config;
+    if (this.decoder.midFrame && now - this.frameStartedAt > c.frameTimeoutMs) {
+      this.fail(ERROR_CODE.timeout, `a frame was started but not completed within ${c.frameTimeoutMs} ms (slow or truncated frame; ${this.decoder.buffered} bytes held)`, 0);
+      // On a line, drop the stale partial frame so the next session starts clean.
+      this.decoder.reset();
+      return;
+    }
+    if (this.mode === "line") return;
+    if (this.state !== "ready" && now - this.createdAt > c.handshakeTimeoutMs) {
+      this.fail(ERROR_CODE.timeout, `handshake not completed within ${c.handshakeTimeoutMs} ms`, 0);
+      return;
+    }
+    if (now - this.lastFrameAt > c.idleTimeoutMs) this.fail(ERROR_CODE.timeout, `idle for ${c.idleTimeoutMs} ms`, 0);
+  }
+
+  /** Ends the session with a final ERROR frame (agent shutdown). */
+  shutdown(message: string): void {
+    if (this.closing) return;
+    this.send(encodeFrame(MSG.error, 0, encodeError({ code: ERROR_CODE.shuttingDown, fatal: true, minVersion: PROTOCOL_VERSION.min, maxVersion: PROTOCOL_VERSION.max, message }), this.version));
+    this.close();
+  }
+
+  private onData(chunk: Buffer): void {
+    // The receive stamp is taken first: it only has to fall between the
+    // client's send and receive times, and the earlier the tighter.
+    const hostReceive = this.config.clock.now();
+    if (this.closing) return;
+    const wasMid = this.decoder.midFrame;
+    const events = this.decoder.push(chunk);
+    let completed = false;
+    for (const ev of events) {
+      if (this.closing) return;
+      if (ev.problem) {
+        const code = ev.problem.code === "frame-too-large" ? ERROR_CODE.frameTooLarge : ERROR_CODE.badFrame;
+        this.fail(code, ev.problem.message, ev.problem.seq);
+        if (this.mode === "socket") return;
+        continue;
+      }
+      completed = true;
+      this.lastFrameAt = Date.now();
+      this.onFrame(ev.frame, hostReceive);
+    }
+    if (this.decoder.midFrame && (!wasMid || completed)) this.frameStartedAt = Date.now();
+  }
+
+  private takeToken(): boolean {
+    const rate = this.config.rateLimitPerSecond;
+    if (rate === 0) return true;
+    const now = Date.now();
+    const elapsed = now - this.lastRefill;
+    if (elapsed > 0) {
+      this.tokens = Math.min(rate, this.tokens + (elapsed * rate) / 1000);
+      this.lastRefill = now;
+    }
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  private onFrame(f: Frame, hostReceive: bigint): void {
+    if (!this.takeToken()) {
+      this.fail(ERROR_CODE.rateLimited, `more than ${this.config.rateLimitPerSecond} frames per second`, f.seq);
+      return;
+    }
+    try {
+      if (f.type === MSG.hello) {
+        if (this.state !== "hello" && this.mode === "socket") throw new Unexpected(f);
+        this.onHello(f);
+        return;
+      }
+      if (f.version < PROTOCOL_VERSION.min || f.version > PROTOCOL_VERSION.max) {
+        this.fail(ERROR_CODE.versionUnsupported, `protocol version ${f.version} is not supported (this agent speaks ${PROTOCOL_VERSION.min}..${PROTOCOL_VERSION.max})`, f.seq);
+        return;
+      }
+      if (f.type === MSG.error) {
+        this.config.log(`${this.label}: the peer sent an error frame; ${this.mode === "socket" ? "closing" : "resetting session"}`);
+        if (this.mode === "socket") this.close();
+        else this.state = "hello";
+        return;
+      }
+      if (this.state === "auth") {
+        if (f.type !== MSG.auth) throw new Unexpected(f);
+        this.onAuth(f);
+        return;
+      }
+      if (this.state !== "ready") {
+        if (f.type === MSG.timeRequest || f.type === MSG.mappingRequest) {
+          this.fail(ERROR_CODE.unexpectedMessage, `${messageName(f.type)} before hello`, f.seq);
+          return;
+        }
+        throw new Unexpected(f);
+      }
+      switch (f.type) {
+        case MSG.timeRequest: {
+          const t1 = decodeTimeRequest(f.payload);
+          const frame = encodeFrame(MSG.timeResponse, f.seq, encodeTimeResponse({ t1, hostReceive, hostTransmit: 0n }), this.version);
+          // The transmit stamp goes in last, right before the write.
+          frame.writeBigUInt64BE(this.config.clock.now(), 16 + 16);
+          this.send(frame);
+          this.served++;
+          return;
+        }
+        case MSG.mappingRequest: {
+          decodeMappingRequest(f.payload);
+          this.onMappingRequest(f.seq);
+          return;
+        }
+        default:
+          throw new Unexpected(f);
+      }
+    } catch (e) {
+      if (e instanceof Unexpected) this.fail(ERROR_CODE.unexpectedMessage, e.message, f.seq);
+      else if (e instanceof ProtocolViolation) this.fail(ERROR_CODE.badFrame, e.message, f.seq);
+      else this.fail(ERROR_CODE.internal, `internal error: ${(e as Error)?.message ?? String(e)}`, f.seq);
+    }
+  }
+
+  private onHello(f: Frame): void {
+    const hello = decodeHello(f.payload);
+    const version = Math.min(hello.maxVersion, PROTOCOL_VERSION.max);
+    if (version < hello.minVersion || version < PROTOCOL_VERSION.min) {
+      this.fail(ERROR_CODE.versionUnsupported, `no common protocol version: the client speaks ${hello.minVersion}..${hello.maxVersion}, this agent ${PROTOCOL_VERSION.min}..${PROTOCOL_VERSION.max}`, f.seq);
+      return;
+    }
+    this.version = version;
+    this.clientNonce = hello.clientNonce;
+    this.createdAt = Date.now();
+    const auth = this.config.token !== null;
+    this.serverNonce = auth ? newServerNonce() : Buffer.alloc(SERVER_NONCE_BYTES);
+    const welcome = encodeWelcome({
+      version,
+      authRequired: auth,
+      mappingAvailable: this.config.mapping !== null,
+      clock: this.config.clock.kind,
+      maxPayloadBytes: this.config.maxPayloadBytes,
+      clockFrequencyHz: this.config.clock.frequencyHz,
+      serverNonce: this.serverNonce,
+      rateLimitPerSecond: this.config.rateLimitPerSecond,
+    });
+    this.state = auth ? "auth" : "ready";
+    this.send(encodeFrame(MSG.welcome, f.seq, welcome, version));
+  }
+
+  private onAuth(f: Frame): void {
+    const token = this.config.token as Buffer;
+    const proof = decodeProof(f.payload, "auth");
+    if (!proofsEqual(proof, clientProof(token, this.serverNonce, this.clientNonce))) {
+      this.fail(ERROR_CODE.authFailed, "authentication failed: wrong token", f.seq);
+      return;
+    }
+    this.state = "ready";
+    this.send(encodeFrame(MSG.authOk, f.seq, serverProof(token, this.serverNonce, this.clientNonce), this.version));
+  }
+
+  private onMappingRequest(seq: number): void {
+    let text: string | null = null;
+    try {
+      text = this.config.mapping?.() ?? null;
+    } catch (e) {
+      this.sendError(ERROR_CODE.internal, `the mapping file cannot be read: ${(e as Error).message}`, seq, false);
+      return;
+    }
+    if (text === null) {
+      this.sendError(ERROR_CODE.noMapping, "this agent serves no exact mapping (start it with --mapping FILE)", seq, false);
+      return;
+    }
+    const payload = encodeMappingResponse(text);
+    this.send(encodeFrame(MSG.mappingResponse, seq, payload, this.version));
+  }
+
+  private sendError(code: number, message: string, seq: number, fatal: boolean): void {
+    this.send(encodeFrame(MSG.error, seq, encodeError({ code, fatal, minVersion: PROTOCOL_VERSION.min, maxVersion: PROTOCOL_VERSION.max, message }), this.version));
+  }
+
+  /**
+   * A fatal problem with this peer: log it, tell the peer, then close the
+   * connection (socket) or start over (line).
+   */
+  private fail(code: number, message: string, seq: number): void {
+    if (this.closing) return;
+    this.config.log(`${this.label}: ${this.mode === "socket" ? "closing" : "resetting session"}: ${errorCodeName(code)}: ${message}`);
+    this.sendError(code, message, seq, true);
+    // On a line the decoder resynchronises by itself: only the session restarts.
+    if (this.mode === "socket") this.close();
+    else this.state = "hello";
+  }
+
+  private send(frame: Buffer): void {
+    if (this.closing || this.stream.destroyed) return;
+    if (this.stream.writableLength > this.config.maxWriteBufferBytes) {
+      this.config.log(`${this.label}: dropping: the peer does not read (${this.stream.writableLength} bytes queued)`);
+      this.closing = true;
+      this.stream.destroy();
+      return;
+    }
+    this.stream.write(frame);
+  }
+
+  /** Ends the connection: flush what was written, then force it shut if the peer lingers. */
+  close(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.stream.end();
+    const t = setTimeout(() => this.stream.destroy(), 500);
+    t.unref();
+  }
+
+  /** Closes at once without a goodbye. */
+  destroy(): void {
+    this.closing = true;
+    this.stream.destroy();
+  }
+}
+
+class Unexpected extends Error {
+  constructor(f: Frame) {
+    super(`unexpected ${messageName(f.type)} frame here`);
+  }
+}

@@ -1,0 +1,74 @@
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { readFileSync, statSync } from "node:fs";
+import { ClocksourceError } from "@clocksource/core";
+import { CLIENT_NONCE_BYTES, SERVER_NONCE_BYTES } from "./protocol/messages.js";
+
+/**
+ * Challenge–response with a shared token: the agent sends a fresh random
+ * nonce, the client answers HMAC-SHA256(token, "client" label ‖ server nonce ‖
+ * client nonce), and the agent proves itself back with the "server" label.
+ * The token never crosses the wire; a recorded proof is useless against a new
+ * nonce; the distinct labels stop a proof being reflected back.
+ */
+const CLIENT_LABEL = Buffer.from("clocksource-pv1 client\0", "ascii");
+const SERVER_LABEL = Buffer.from("clocksource-pv1 server\0", "ascii");
+
+/** Shortest token accepted, in bytes. */
+export const MIN_TOKEN_BYTES = 16;
+
+function proof(label: Buffer, token: Buffer, serverNonce: Buffer, clientNonce: Buffer): Buffer {
+  return createHmac("sha256", token).update(label).update(serverNonce).update(clientNonce).digest();
+}
+
+/** The client's proof of the token. */
+export function clientProof(token: Buffer, serverNonce: Buffer, clientNonce: Buffer): Buffer {
+  return proof(CLIENT_LABEL, token, serverNonce, clientNonce);
+}
+
+/** The agent's proof of the token. */
+export function serverProof(token: Buffer, serverNonce: Buffer, clientNonce: Buffer): Buffer {
+  return proof(SERVER_LABEL, token, serverNonce, clientNonce);
+}
+
+/** Compares two proofs in constant time. */
+export function proofsEqual(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function newServerNonce(): Buffer {
+  return randomBytes(SERVER_NONCE_BYTES);
+}
+
+export function newClientNonce(): Buffer {
+  return randomBytes(CLIENT_NONCE_BYTES);
+}
+
+/** A token read from a file, with a warning when the file is readable by others. */
+export interface LoadedToken {
+  readonly token: Buffer;
+  readonly warning?: string;
+}
+
+/**
+ * Reads a token file: its bytes with trailing whitespace (a final newline) removed.
+ * @throws ClocksourceError `INVALID_ARGUMENT` when unreadable, empty or shorter than {@link MIN_TOKEN_BYTES}
+ */
+export function loadTokenFile(path: string): LoadedToken {
+  let raw: Buffer;
+  let mode: number;
+  try {
+    mode = statSync(path).mode;
+    raw = readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ClocksourceError("INVALID_ARGUMENT", `cannot read token file ${path}: ${code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : (e as Error).message}`);
+  }
+  let end = raw.length;
+  while (end > 0 && [0x0a, 0x0d, 0x20, 0x09].includes(raw[end - 1] as number)) end--;
+  const token = Buffer.from(raw.subarray(0, end));
+  if (token.length < MIN_TOKEN_BYTES) {
+    throw new ClocksourceError("INVALID_ARGUMENT", `token file ${path} holds ${token.length} bytes; use at least ${MIN_TOKEN_BYTES} (e.g. head -c 32 /dev/urandom | base64 > ${path})`);
+  }
+  const warning = (mode & 0o077) !== 0 ? `token file ${path} is readable by group or others (mode ${(mode & 0o777).toString(8)}); chmod 600 it` : undefined;
+  return warning ? { token, warning } : { token };
+}

@@ -1,0 +1,109 @@
+/**
+ * A very small WebAssembly assembler: enough to build a module of a few
+ * numeric functions over one exported memory, without a toolchain. Functions
+ * are written as arrays of instructions (opcodes with their immediates).
+ */
+
+/** Value types. */
+export const T = { i32: 0x7f, i64: 0x7e, f64: 0x7c } as const;
+type ValType = (typeof T)[keyof typeof T];
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+function sleb(v: bigint): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = Number(v & 0x7fn);
+    v >>= 7n;
+    const done = (v === 0n && (b & 0x40) === 0) || (v === -1n && (b & 0x40) !== 0);
+    out.push(done ? b : b | 0x80);
+    if (done) return out;
+  }
+}
+
+const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const str = (s: string): number[] => [...uleb(s.length), ...Buffer.from(s, "utf8")];
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+
+/** Instructions used by this package's kernels. */
+export const I = {
+  block: [0x02, 0x40],
+  loop: [0x03, 0x40],
+  if: [0x04, 0x40],
+  else: [0x05],
+  end: [0x0b],
+  br: (l: number) => [0x0c, ...uleb(l)],
+  brIf: (l: number) => [0x0d, ...uleb(l)],
+  return: [0x0f],
+  select: [0x1b],
+  get: (i: number) => [0x20, ...uleb(i)],
+  set: (i: number) => [0x21, ...uleb(i)],
+  tee: (i: number) => [0x22, ...uleb(i)],
+  i64Load: [0x29, 0x03, 0x00],
+  i64Store: [0x37, 0x03, 0x00],
+  i32Const: (v: number) => [0x41, ...sleb(BigInt(v))],
+  i64Const: (v: bigint) => [0x42, ...sleb(BigInt.asIntN(64, v))],
+  i32Eqz: [0x45],
+  i32Ne: [0x47],
+  i32LtU: [0x49],
+  i32GeU: [0x4f],
+  i64Eqz: [0x50],
+  i64Ne: [0x52],
+  i64LtU: [0x54],
+  i64GtU: [0x56],
+  i64GeU: [0x5a],
+  i32Add: [0x6a],
+  i32Shl: [0x74],
+  i32Or: [0x72],
+  i64Clz: [0x79],
+  i64Add: [0x7c],
+  i64Sub: [0x7d],
+  i64Mul: [0x7e],
+  i64DivU: [0x80],
+  i64And: [0x83],
+  i64Or: [0x84],
+  i64Shl: [0x86],
+  i64ShrU: [0x88],
+  i32WrapI64: [0xa7],
+  i64ExtendI32U: [0xad],
+} as const;
+
+/** One function: parameter and result types, extra locals, body. */
+export interface WasmFunction {
+  readonly name: string;
+  readonly params: readonly ValType[];
+  readonly results: readonly ValType[];
+  readonly locals: readonly ValType[];
+  readonly body: readonly (readonly number[])[];
+}
+
+/** Assembles a module exporting `memory` (min `pages` × 64 KiB) and the functions. */
+export function assembleModule(functions: readonly WasmFunction[], pages: number): Uint8Array {
+  const types = functions.map((f) => [0x60, ...vec(f.params.map((p) => [p])), ...vec(f.results.map((r) => [r]))]);
+  const funcs = functions.map((_, i) => uleb(i));
+  const memory = vec([[0x00, ...uleb(pages)]]);
+  const exports = vec([[...str("memory"), 0x02, 0x00], ...functions.map((f, i) => [...str(f.name), 0x00, ...uleb(i)])]);
+  const codes = functions.map((f) => {
+    const locals = vec(f.locals.map((t) => [0x01, t]));
+    const body = [...locals, ...f.body.flat(), 0x0b];
+    return [...uleb(body.length), ...body];
+  });
+  const bytes = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec(types)),
+    ...section(3, vec(funcs)),
+    ...section(5, memory),
+    ...section(7, exports),
+    ...section(10, vec(codes)),
+  ];
+  return new Uint8Array(bytes);
+}

@@ -1,0 +1,153 @@
+import { createClockContainer, ClockSelector, DirectorySystemView, fact, FactSet, nanosecondScale, scaleTicksReference, unknownFact, type BackendContext } from "@clocksource/core";
+import { describe, expect, it } from "vitest";
+import { frequencyFromPairs, mhzToHz, nativeReader, register, tscToNanoseconds, X86TscBackend, X86_FACT, kernelLogTscFacts, cpuinfoTscFacts } from "../src/index.js";
+
+const ctx = (facts: FactSet): BackendContext => ({ facts, policy: {} });
+const base = () =>
+  new FactSet([
+    fact("arch", "x86_64", "uname -m", "definitive"),
+    fact("x86.invariant_tsc", true, "dev/cpu/0/cpuid leaf 0x80000007 EDX[8]", "definitive"),
+    fact("x86.tsc_frequency_hz", 2_400_000_000, "dev/cpu/0/cpuid leaf 0x15", "definitive"),
+    fact("x86.tsc_unstable", false, "dmesg:1", "derived"),
+    fact(X86_FACT.tscReadable, true, "@clocksource/native rdtsc", "definitive"),
+  ]);
+
+describe("x86-tsc backend verdicts", () => {
+  const b = new X86TscBackend();
+
+  it("bare metal: exact-hardware band, exact mapping (the TSC is the host time base)", () => {
+    const f = base();
+    f.add(fact("virt.hypervisor_present", false, "cpuid ECX[31]", "derived"));
+    expect(b.assess(ctx(f))).toMatchObject({ usable: true, rating: 400, mapping: "exact" });
+  });
+
+  it("KVM guest: exact mapping via the host's KVM parameters, rated just below the host's own TSC", () => {
+    const f = base();
+    f.add(fact("virt.hypervisor", "kvm", "cpuid 0x40000000", "definitive"));
+    const v = b.assess(ctx(f));
+    expect(v).toMatchObject({ usable: true, rating: 390, mapping: "exact" });
+    expect(v.reasons.join(" ")).toMatch(/kvm-mapping/);
+  });
+
+  it("other hypervisors: estimated band; weaker evidence lowers the rating inside the band", () => {
+    const f = base();
+    f.add(fact("virt.hypervisor", "hyperv", "cpuid 0x40000000", "definitive"));
+    expect(b.assess(ctx(f))).toMatchObject({ usable: true, rating: 300, mapping: "estimated" });
+    const weak = new FactSet(base().all().map((x) => (x.name === "x86.invariant_tsc" ? fact(x.name, true, "proc/cpuinfo flags", "derived") : x.name === "x86.tsc_frequency_hz" ? fact(x.name, 2.4e9, "dmesg", "heuristic") : x)));
+    weak.add(fact("virt.hypervisor_present", false, "cpuid", "derived"));
+    expect(b.assess(ctx(weak)).rating).toBe(390);
+  });
+
+  it("says why it is not usable", () => {
+    const cases: [(f: FactSet) => void, RegExp][] = [
+      [(f) => f.add(fact("x86.invariant_tsc", false, "cpuid 0x80000007", "definitive", "bit clear")), /TSC not invariant \(cpuid 0x80000007, definitive: bit clear\)/],
+      [(f) => f.add(fact("x86.tsc_unstable", true, "dmesg:9 \"Marking TSC unstable due to clocksource watchdog\"", "definitive")), /the kernel marked the TSC unstable/],
+      [(f) => f.add(fact(X86_FACT.tscReadable, false, "@clocksource/native", "definitive", "native reader unavailable: the addon was not built")), /native reader unavailable: the addon was not built/],
+    ];
+    for (const [mutate, re] of cases) {
+      // Among equally strong facts the first learned wins: the contradicting fact goes first.
+      const m = new FactSet();
+      mutate(m);
+      const merged = new FactSet([...m.all(), ...base().all()]);
+      const v = b.assess(ctx(merged));
+      expect(v.usable).toBe(false);
+      expect(v.reasons.join("; ")).toMatch(re);
+    }
+    const noFreq = new FactSet(base().all().filter((x) => x.name !== "x86.tsc_frequency_hz"));
+    noFreq.add(unknownFact("x86.tsc_frequency_hz", "dev/cpu/0/cpuid leaf 0x15", "no crystal"));
+    expect(b.assess(ctx(noFreq)).reasons.join()).toMatch(/TSC frequency unknown: dev\/cpu\/0\/cpuid leaf 0x15: no crystal/);
+    expect(b.assess(ctx(new FactSet([fact("arch", "arm64", "uname -m", "definitive")]))).reasons).toEqual(["not an x86 machine (arch: arm64)"]);
+  });
+});
+
+describe("ticks → ns", () => {
+  it("uses the kernel-style mult/shift below 2^32 Hz and exact division above", () => {
+    const f = tscToNanoseconds(2_400_000_000);
+    expect(f(2_400_000_000n)).toBe(scaleTicksReference(2_400_000_000n, nanosecondScale(2_400_000_000)));
+    expect(f(2_400_000_000n)).toBeGreaterThanOrEqual(999_999_000n);
+    const g = tscToNanoseconds(5_000_000_000);
+    expect(g(5_000_000_001n)).toBe(1_000_000_000n);
+    expect(g((1n << 64n) - 1n)).toBe(((1n << 64n) - 1n) * 1_000_000_000n / 5_000_000_000n);
+  });
+});
+
+describe("kernel log and cpuinfo rules", () => {
+  it("MHz as printed (%lu.%03lu) becomes Hz exactly", () => {
+    expect(mhzToHz("2400.113")).toBe(2_400_113_000);
+    expect(mhzToHz("1.92")).toBe(1_920_000);
+    expect(mhzToHz("abc")).toBeUndefined();
+  });
+
+  it("recognises the TSC messages old and new kernels print", () => {
+    const log = [
+      "[    0.000000] tsc: Fast TSC calibration using PIT",
+      "[    0.000000] tsc: Detected 2893.202 MHz processor",
+      "[    0.000000] TSC freq read from hypervisor : 2893.204 MHz",
+      "[    1.500000] clocksource: Switched to clocksource tsc-early",
+      "[    2.100000] clocksource: timekeeping watchdog on CPU3: Marking clocksource 'tsc' as unstable because the skew is too large:",
+    ].join("\n");
+    const facts = kernelLogTscFacts(log, "dmesg", new FactSet());
+    expect(facts.map((f) => [f.name, f.value, f.confidence])).toEqual([
+      ["x86.tsc_frequency_hz", 2_893_204_000, "derived"],
+      ["x86.tsc_frequency_hz", 2_893_202_000, "heuristic"],
+      ["x86.tsc_unstable", true, "definitive"],
+    ]);
+    expect(facts[2]?.source).toBe("dmesg:5 \"clocksource: timekeeping watchdog on CPU3: Marking clocksource 'tsc' as unstable because the skew is too large:\"");
+  });
+
+  it("cpuinfo: constant_tsc alone is not invariant; no hypervisor flag is only heuristic", () => {
+    const f = cpuinfoTscFacts("processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu tsc constant_tsc rdtscp\n", "proc/cpuinfo");
+    expect(f.find((x) => x.name === "x86.invariant_tsc")).toMatchObject({ value: false, confidence: "heuristic" });
+    expect(f.find((x) => x.name === "virt.hypervisor_present")).toMatchObject({ value: false, confidence: "heuristic" });
+    expect(cpuinfoTscFacts("processor : 0\nFeatures : fp asimd\n", "proc/cpuinfo")).toEqual([]);
+  });
+});
+
+describe("TSC calibration arithmetic", () => {
+  it("uses the narrowest brackets and states the uncertainty they imply", () => {
+    const start = [
+      { before: 1000n, rawNs: 500n, after: 1400n },
+      { before: 2000n, rawNs: 900n, after: 2010n },
+    ];
+    const end = [{ before: 2_400_002_000n, rawNs: 1_000_000_900n, after: 2_400_002_020n }];
+    const m = frequencyFromPairs(start, end);
+    // Δ midpoints = 2_400_002_010 − 2005 = 2_400_000_005 over Δns = 1e9
+    expect(m.hz).toBeCloseTo(2_400_000_005, 0);
+    expect(m.bracketTicks).toEqual([10, 20]);
+    expect(m.uncertaintyHz).toBeCloseTo(15 + 4.8, 1);
+    expect(() => frequencyFromPairs([], end)).toThrow();
+  });
+});
+
+const reader = nativeReader();
+const live = reader.ok && reader.native.counter === "tsc";
+if (!live) console.warn(`skipping live x86-tsc tests: ${reader.ok ? "the native reader does not read a TSC here" : reader.reason}`);
+
+describe.skipIf(!live)("x86-tsc on this machine (live)", () => {
+  it("probes, and when usable creates a source whose now() advances and converts exactly", () => {
+    const c = createClockContainer({ view: new DirectorySystemView("/", true), env: {} });
+    register(c);
+    const selector = c.resolve(ClockSelector);
+    const facts = selector.facts();
+    const readable = facts.best(X86_FACT.tscReadable);
+    expect(readable?.value).toBe(true);
+    const measured = facts.named("x86.tsc_frequency_hz").find((f) => f.source.startsWith("measured"));
+    expect(measured?.confidence).toBe("derived");
+    expect(measured?.reason).toMatch(/±\d+ Hz/);
+    // sanity against every other frequency source the machine has (not a timing threshold: a units check)
+    for (const other of facts.named("x86.tsc_frequency_hz").filter((f) => f !== measured && typeof f.value === "number")) {
+      expect(Math.abs((measured?.value as number) / (other.value as number) - 1)).toBeLessThan(0.01);
+    }
+    const ranked = selector.rank().backends.find((b) => b.id === "x86-tsc");
+    if (!ranked?.usable) {
+      console.warn(`x86-tsc not usable here: ${ranked?.reasons.join("; ")}`);
+      return;
+    }
+    const src = new X86TscBackend().create({ facts, policy: {} });
+    const a = src.now();
+    const b = src.now();
+    expect(b).toBeGreaterThanOrEqual(a);
+    expect(src.toNanoseconds(BigInt(src.frequencyHz))).toBeGreaterThan(999_000_000n);
+    expect(src.toNanoseconds(BigInt(src.frequencyHz))).toBeLessThan(1_001_000_000n);
+  });
+});
