@@ -230,8 +230,10 @@ interface Prepared {
 
 /**
  * Estimates offset and drift from exchanges, with bounds. Exchanges whose
- * stamps are out of order (t3 < t1, t2' < t2, or a negative delay) are
- * counted and left out.
+ * stamps are out of order (t3 < t1, t2' < t2, or a round trip shorter than the
+ * host's processing time by more than the drift allowance can explain) are
+ * counted and left out. A slightly negative delay is kept: a guest clock
+ * running slow measures a round trip shorter than the host's processing time.
  * @throws ClocksourceError `INVALID_ARGUMENT` when no exchange is usable
  */
 export function estimateOffset(exchanges: readonly Exchange[], options: EstimatorOptions = {}): Estimate {
@@ -242,7 +244,8 @@ export function estimateOffset(exchanges: readonly Exchange[], options: Estimato
 
   const valid = exchanges
     .map((ex, index) => ({ ex, index, delay: ex.t3 - ex.t1 - (ex.t2x - ex.t2) }))
-    .filter(({ ex, delay }) => ex.t3 >= ex.t1 && ex.t2x >= ex.t2 && delay >= 0n)
+    // The sample's window (see `prepared`) is non-empty exactly when delay + 2w ≥ 0.
+    .filter(({ ex, delay }) => ex.t3 >= ex.t1 && ex.t2x >= ex.t2 && delay + 2n * (ceilDiv(e.n * (ex.t3 - ex.t1), 2n * e.d) + slack) >= 0n)
     .sort((a, b) => (a.ex.t1 + a.ex.t3 < b.ex.t1 + b.ex.t3 ? -1 : a.ex.t1 + a.ex.t3 > b.ex.t1 + b.ex.t3 ? 1 : 0));
   if (valid.length === 0) {
     throw new ClocksourceError("INVALID_ARGUMENT", exchanges.length === 0 ? "no exchanges to estimate from" : `none of the ${exchanges.length} exchanges is usable (stamps out of order)`);

@@ -85,7 +85,12 @@ describe("estimateOffset", () => {
           expect(thetaPpt(truth, g) >= (r?.low ?? 0n) * PPT && thetaPpt(truth, g) <= (r?.high ?? 0n) * PPT).toBe(true);
         }
       }),
-      { numRuns: 300 },
+      {
+        numRuns: 300,
+        // Found in CI: with drift, a 2 ns round trip around 52 µs of host processing
+        // measures shorter in the guest than on the host (a "negative delay").
+        examples: [[{ theta0: 0n, gA: 0n, driftNum: 45_124_645n }, 0n, [{ gap: 0n, fwd: 1n, proc: 52_188n, back: 1n }]]],
+      },
     );
   });
 
