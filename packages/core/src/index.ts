@@ -12,6 +12,7 @@ export * from "./u64-limbs.js";
 export * from "./mult-shift.js";
 export * from "./mult-shift-batch.js";
 export { u64Kernels } from "./wasm-u64-kernels.js";
+export * from "./wasm-assembler.js";
 export * from "./mul-shift-add.js";
 export * from "./domains.js";
 export * from "./clock-source.js";

@@ -29,7 +29,7 @@ export * from "./kvm-tsc-codec.js";
 export * from "./kvm-tsc-batch.js";
 export * from "./kvm-debugfs.js";
 export * from "./kvm-tsc-epochs.js";
-export * from "./wasm-asm.js";
+
 
 /** Registers this package's probes and backends in `container` (never the global one). */
 export function register(container: DependencyContainer): void {

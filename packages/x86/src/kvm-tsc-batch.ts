@@ -15,7 +15,7 @@
  */
 import { ClocksourceError, mulShiftAddBatch, u64Kernels } from "@clocksource/core";
 import { assertKvmTscParams, kvmInverse, type KvmTscParams } from "./kvm-tsc-mapping.js";
-import { assembleModule, I, T, type WasmFunction } from "./wasm-asm.js";
+import { assembleModule, I, T, type WasmFunction } from "@clocksource/core";
 
 const M32 = 0xffff_ffffn;
 const B32 = 1n << 32n;

@@ -2,6 +2,7 @@
  * A very small WebAssembly assembler: enough to build a module of a few
  * numeric functions over one exported memory, without a toolchain. Functions
  * are written as arrays of instructions (opcodes with their immediates).
+ * Used by the batch u64 kernels (core, x86).
  */
 
 /** Value types. */
