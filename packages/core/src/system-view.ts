@@ -209,7 +209,15 @@ export class DirectorySystemView implements SystemView {
     }
   }
 
+  private cachedLog: ReadOutcome<string> | undefined;
+
+  /** Read once per view: several probes consult the log, and on a live machine it is a `dmesg` run. */
   kernelLog(): ReadOutcome<string> {
+    this.cachedLog ??= this.readKernelLog();
+    return this.cachedLog;
+  }
+
+  private readKernelLog(): ReadOutcome<string> {
     const saved = this.readText("var/log/dmesg");
     if (saved.ok || !this.live) return saved;
     try {

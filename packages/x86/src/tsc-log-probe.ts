@@ -1,3 +1,4 @@
+import { X86_FACT } from "./x86-facts.js";
 import { FACT, fact, logLineSource, parseKernelLog, unknownFact, type CapabilityProbe, type Fact, type FactSet, type KernelLogLine, type SystemView } from "@clocksource/core";
 import { isX86Machine } from "./x86-facts.js";
 
@@ -57,9 +58,18 @@ export function kernelLogTscFacts(text: string, source: string, known: FactSet):
     if (/Switched to clocksource \S+/.test(line.message)) lastSwitch = line;
   }
   // Strongest first, so that among equal confidences the better rule is learned first.
+  // With tsc_known_freq the kernel took "Detected … MHz processor" from CPUID,
+  // an MSR or the hypervisor instead of its quick calibration (kHz resolution).
+  const knownFreq = known.value(X86_FACT.tscKnownFreq) === true;
   for (const rule of [...FREQUENCY_RULES].reverse()) {
     const hit = lastOf.get(rule);
-    if (hit) out.push(fact(FACT.x86TscFrequencyHz, hit.hz, logLineSource(source, hit.line), rule.confidence, rule.why));
+    if (!hit) continue;
+    const trusted = knownFreq && rule.confidence === "heuristic" && /processor/.test(rule.re.source);
+    out.push(
+      trusted
+        ? fact(FACT.x86TscFrequencyHz, hit.hz, logLineSource(source, hit.line), "derived", "tsc_known_freq: the kernel read this frequency (CPUID, MSR or hypervisor) rather than calibrating; kHz resolution")
+        : fact(FACT.x86TscFrequencyHz, hit.hz, logLineSource(source, hit.line), rule.confidence, rule.why),
+    );
   }
   if (unstable) {
     out.push(fact(FACT.x86TscUnstable, true, logLineSource(source, unstable), "definitive", "the kernel marked the TSC unstable"));

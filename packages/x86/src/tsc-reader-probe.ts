@@ -5,8 +5,9 @@ import { X86_FACT, isX86Machine } from "./x86-facts.js";
 
 /**
  * Whether this process can read the TSC (live machine, native reader built),
- * and on a live machine a calibration of its frequency against
- * CLOCK_MONOTONIC_RAW, reported as measured with its uncertainty.
+ * and — only when no stronger source (CPUID, the hypervisor, the kernel's own
+ * reading or refined calibration) gave the frequency — a ~120 ms calibration
+ * against CLOCK_MONOTONIC_RAW, reported as measured with its uncertainty.
  */
 export class TscReaderProbe implements CapabilityProbe {
   readonly id = "x86-tsc-reader";
@@ -20,6 +21,8 @@ export class TscReaderProbe implements CapabilityProbe {
       return [fact(X86_FACT.tscReadable, false, "@clocksource/native", "definitive", `the native reader reads ${reader.native.counter}, not the TSC (built for another architecture)`)];
     }
     const out: Fact[] = [fact(X86_FACT.tscReadable, true, "@clocksource/native rdtsc", "definitive")];
+    const stronger = known.best(FACT.x86TscFrequencyHz);
+    if (stronger && stronger.confidence !== "heuristic") return out;
     try {
       const m = measureCounterFrequency(reader.native);
       const ppm = (m.uncertaintyHz / m.hz) * 1e6;
