@@ -95,6 +95,13 @@ describe("kernel log and cpuinfo rules", () => {
     expect(facts[2]?.source).toBe("dmesg:5 \"clocksource: timekeeping watchdog on CPU3: Marking clocksource 'tsc' as unstable because the skew is too large:\"");
   });
 
+  it("trusts the kernel's 'Detected … MHz processor' as derived only when tsc_known_freq says it did not calibrate", () => {
+    const log = "[    0.000000] tsc: Detected 2599.998 MHz processor\n";
+    const known = new FactSet([fact("x86.tsc_known_freq", true, "proc/cpuinfo flags tsc_known_freq", "definitive")]);
+    expect(kernelLogTscFacts(log, "dmesg", known)[0]).toMatchObject({ value: 2_599_998_000, confidence: "derived", reason: expect.stringMatching(/tsc_known_freq/) });
+    expect(kernelLogTscFacts(log, "dmesg", new FactSet())[0]).toMatchObject({ confidence: "heuristic" });
+  });
+
   it("cpuinfo: constant_tsc alone is not invariant; no hypervisor flag is only heuristic", () => {
     const f = cpuinfoTscFacts("processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu tsc constant_tsc rdtscp\n", "proc/cpuinfo");
     expect(f.find((x) => x.name === "x86.invariant_tsc")).toMatchObject({ value: false, confidence: "heuristic" });
