@@ -16,6 +16,7 @@ export * from "./wasm-assembler.js";
 export * from "./mul-shift-add.js";
 export * from "./domains.js";
 export * from "./clock-source.js";
+export * from "./tick-converter.js";
 export * from "./facts.js";
 export * from "./fact-names.js";
 export * from "./system-view.js";

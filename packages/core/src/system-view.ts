@@ -50,6 +50,15 @@ export function decodeText(bytes: Uint8Array): string {
   return new TextDecoder("utf-8").decode(bytes);
 }
 
+/**
+ * One short phrase for a failed file or socket operation (`not present`,
+ * `permission denied (needs root?)`, `EADDRINUSE: …`), so every message names
+ * system errors the same way.
+ */
+export function describeErrno(e: unknown): string {
+  return errorReason(e).reason;
+}
+
 function errorReason(e: unknown): { reason: string; missing: boolean } {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
