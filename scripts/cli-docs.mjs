@@ -23,9 +23,11 @@ Generated from the program's own help by \`node scripts/gen-cli-docs.mjs\`; a te
 
 Conventions for every command:
 
-- Errors are **one line** on stderr, \`clocksource: …\`, never a stack trace. Exit code **2** for bad
-  input (unknown options, bad paths, malformed values, an unknown backend id), **1** for other
-  failures (\`CLOCKSOURCE_DEBUG=1\` adds a stack trace to an unexpected error), **0** for success.
+- Errors are **one line** on stderr, \`clocksource: …\`, never a stack trace. Exit code **2** for
+  errors the user can act on (unknown options, bad paths, malformed values, an unknown backend id,
+  missing permission, a VM or endpoint that is not there, a wrong token), **1** for failures at run
+  time (no usable backend, an agent that times out or breaks the protocol) and unexpected errors
+  (\`CLOCKSOURCE_DEBUG=1\` adds a stack trace to those), **0** for success.
 - u64 values are read in decimal or \`0x\` hexadecimal and written in decimal, exactly.
 - Environment: \`CLOCKSOURCE_BACKEND\` (preferred backend ids, comma-separated),
   \`CLOCKSOURCE_EXCLUDE\`, \`CLOCKSOURCE_REQUIRE_EXACT=1\`, \`CLOCKSOURCE_AGENT\` (the paravirtual agent's endpoint).

@@ -1,9 +1,10 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { announceFixtureSkip, HAVE_FIXTURES, machineRoot } from "./support/fixtures.js";
-import { runCli } from "./support/run-cli.js";
+import { CLI_BIN, runCli } from "./support/run-cli.js";
 
 announceFixtureSkip();
 
@@ -62,6 +63,16 @@ describe("clocksource (as a subprocess)", () => {
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatch(message as RegExp);
     expect(r.stderr.split("\n").length).toBe(2);
+  });
+
+  it("reports output it cannot write as one line, exit 1 (a full disk), and a closed pipe quietly", () => {
+    const full = openSync("/dev/full", "w");
+    const r = spawnSync(process.execPath, [CLI_BIN, "probe"], { stdio: ["ignore", full, "pipe"], encoding: "utf8" });
+    closeSync(full);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe("clocksource: cannot write output: ENOSPC\n");
+    const piped = spawnSync("sh", ["-c", `"${process.execPath}" "${CLI_BIN}" probe | head -c 10 >/dev/null; echo "status=\${PIPESTATUS:-done}"`], { encoding: "utf8" });
+    expect(piped.stderr).toBe("");
   });
 
   it("rejects a sysroot that is a file", () => {

@@ -1,6 +1,6 @@
 import "reflect-metadata";
 import { readFileSync } from "node:fs";
-import { isClocksourceError } from "@clocksource/core";
+import { isClocksourceError, type ClocksourceErrorCode } from "@clocksource/core";
 import { EXIT, UsageError, type CliIo } from "./cli-io.js";
 
 interface CommandModule {
@@ -34,9 +34,30 @@ async function usage(): Promise<string> {
 }
 
 /**
+ * Errors the user can act on — bad options, paths, values, permissions, a VM
+ * or endpoint that is not there, a wrong token — exit 2. Failures at run time
+ * (no usable backend, a peer that times out or breaks the protocol) and
+ * internal errors exit 1.
+ */
+const EXIT_FOR_CODE: Record<ClocksourceErrorCode, number> = {
+  INVALID_U64: EXIT.usage,
+  INVALID_ARGUMENT: EXIT.usage,
+  UNKNOWN_BACKEND: EXIT.usage,
+  SYSROOT_INVALID: EXIT.usage,
+  INVALID_MAPPING: EXIT.usage,
+  OUT_OF_RANGE: EXIT.usage,
+  IO_ERROR: EXIT.usage,
+  BACKEND_UNUSABLE: EXIT.usage,
+  AUTH_FAILED: EXIT.usage,
+  NO_USABLE_BACKEND: EXIT.failure,
+  PROTOCOL_ERROR: EXIT.failure,
+  TIMEOUT: EXIT.failure,
+};
+
+/**
  * Runs the command line. Returns the exit code; never throws. Errors are one
- * line on stderr: exit 2 for bad input (options, paths, values), 1 for
- * anything else. `CLOCKSOURCE_DEBUG=1` adds the stack of an unexpected error.
+ * line on stderr, with the exit code of {@link EXIT_FOR_CODE} (usage errors: 2;
+ * unexpected errors: 1). `CLOCKSOURCE_DEBUG=1` adds the stack of an unexpected error.
  */
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const [first, ...rest] = argv;
@@ -61,7 +82,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   } catch (e) {
     if (e instanceof UsageError || isClocksourceError(e)) {
       io.stderr.write(`clocksource: ${e.message}\n`);
-      return e instanceof UsageError || e.code !== "NO_USABLE_BACKEND" ? EXIT.usage : EXIT.failure;
+      return e instanceof UsageError ? EXIT.usage : (EXIT_FOR_CODE[e.code] ?? EXIT.failure);
     }
     const msg = (e as Error)?.message ?? String(e);
     io.stderr.write(`clocksource: internal error: ${msg.split("\n")[0]}\n`);

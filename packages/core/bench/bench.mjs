@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { calcMultShift, scaleTicksBatch, scaleTicksReference } from "../dist/index.js";
+import { calcMultShift, scaleTicksBatch, scaleTicksReference, u64KernelsStatus } from "../dist/index.js";
 
 const N = Number(process.env.BENCH_N ?? 10_000_000);
 const scale = calcMultShift(2_599_998_000, 1_000_000_000, 600);
@@ -64,6 +64,7 @@ int main(int argc, char **argv) {
 }`;
 let cLine = "C reference: unavailable";
 let cNs = null;
+let mismatch = null;
 try {
   const dir = mkdtempSync(join(tmpdir(), "cs-bench-"));
   writeFileSync(join(dir, "ref.c"), csrc);
@@ -73,7 +74,7 @@ try {
   cNs = Number(ns);
   let js = 0n;
   for (let i = 0; i < N; i++) js ^= out[i];
-  if (BigInt(check) !== js) throw new Error("C and JS results differ");
+  if (BigInt(check) !== js) mismatch = `C and JS results differ (checksums ${check} vs ${js})`;
   cLine = `C reference (cc -O2, 128-bit product)  ${cNs.toFixed(2)} ns/value  (results identical)`;
 } catch (e) {
   cLine = `C reference: not built (${e.message.split("\n")[0]})`;
@@ -81,6 +82,12 @@ try {
 
 console.log(`ticks -> ns, ${N.toLocaleString("en")} values, mult ${scale.mult} shift ${scale.shift}`);
 console.log(`BigInt reference                       ${refNs.toFixed(2)} ns/value`);
+const kernels = u64KernelsStatus();
+if (!kernels.ok) console.log(`(WebAssembly kernels unavailable: ${kernels.reason}; the batch ran in JavaScript)`);
 console.log(`scaleTicksBatch (BigUint64Array)       ${batchNs.toFixed(2)} ns/value  ${(refNs / batchNs).toFixed(1)}x faster than BigInt`);
 console.log(cLine);
+if (mismatch) {
+  console.log(`ERROR: ${mismatch}`);
+  process.exitCode = 1;
+}
 if (cNs) console.log(`batch / C ratio                        ${(batchNs / cNs).toFixed(1)}x`);

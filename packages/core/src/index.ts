@@ -11,7 +11,7 @@ export * from "./u64.js";
 export * from "./u64-limbs.js";
 export * from "./mult-shift.js";
 export * from "./mult-shift-batch.js";
-export { u64Kernels } from "./wasm-u64-kernels.js";
+export { instantiateWasm, runChunked, u64Kernels, u64KernelsStatus, WASM_CHUNK_VALUES, type U64Kernels, type WasmLoad } from "./wasm-u64-kernels.js";
 export * from "./wasm-assembler.js";
 export * from "./mul-shift-add.js";
 export * from "./domains.js";

@@ -1,6 +1,6 @@
 import { ClocksourceError } from "./errors.js";
 import { assertU64, wrapU64 } from "./u64.js";
-import { ensureWasmMemory, u64Kernels, WASM_CHUNK_VALUES } from "./wasm-u64-kernels.js";
+import { runChunked, u64Kernels } from "./wasm-u64-kernels.js";
 
 /**
  * Reference: `((x × mult) >> shift) + add` mod 2^64 with the full 128-bit
@@ -29,17 +29,10 @@ export function mulShiftAddBatch(input: BigUint64Array, mult: bigint, shift: num
     for (let i = 0; i < input.length; i++) output[i] = mulShiftAdd(input[i] as bigint, mult, shift, add);
     return output;
   }
-  ensureWasmMemory(k, WASM_CHUNK_VALUES * 8);
   const s = BigInt(shift);
   // The kernel's i64 parameters are signed; the bit pattern is what matters.
   const m = BigInt.asIntN(64, mult);
   const a = BigInt.asIntN(64, add);
-  for (let i = 0; i < input.length; i += WASM_CHUNK_VALUES) {
-    const n = Math.min(WASM_CHUNK_VALUES, input.length - i);
-    const window = new BigUint64Array(k.memory.buffer, 0, n);
-    window.set(input.subarray(i, i + n));
-    k.mulShiftAdd(0, n, m, s, a);
-    output.set(window, i);
-  }
+  runChunked(k.memory, input, output, (n) => k.mulShiftAdd(0, n, m, s, a));
   return output;
 }

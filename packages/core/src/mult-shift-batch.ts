@@ -1,7 +1,7 @@
 import { ClocksourceError } from "./errors.js";
 import { assertMultShift, scaleTicksReference, type MultShift } from "./mult-shift.js";
 import { LITTLE_ENDIAN } from "./u64-limbs.js";
-import { ensureWasmMemory, u64Kernels, WASM_CHUNK_VALUES } from "./wasm-u64-kernels.js";
+import { runChunked, u64Kernels } from "./wasm-u64-kernels.js";
 
 const TWO16 = 65536;
 const TWO32 = 4294967296;
@@ -20,16 +20,9 @@ export function scaleTicksBatch(input: BigUint64Array, ms: MultShift, output: Bi
   }
   const k = input.length >= 64 ? u64Kernels() : null;
   if (k) {
-    ensureWasmMemory(k, WASM_CHUNK_VALUES * 8);
     const mult = BigInt(ms.mult >>> 0);
     const shift = BigInt(ms.shift);
-    for (let i = 0; i < input.length; i += WASM_CHUNK_VALUES) {
-      const n = Math.min(WASM_CHUNK_VALUES, input.length - i);
-      const window = new BigUint64Array(k.memory.buffer, 0, n);
-      window.set(input.subarray(i, i + n));
-      k.scale(0, n, mult, shift);
-      output.set(window, i);
-    }
+    runChunked(k.memory, input, output, (n) => k.scale(0, n, mult, shift));
     return output;
   }
   return scaleTicksBatchJs(input, ms, output);

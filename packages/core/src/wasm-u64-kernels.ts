@@ -103,32 +103,59 @@ function mulShiftAddFunction(): WasmFunction {
   };
 }
 
-/** The instantiated kernels, or why they are unavailable. */
+/** The instantiated kernels. */
 export interface U64Kernels {
   readonly memory: WebAssembly.Memory;
   scale(ptr: number, n: number, mult: bigint, shift: bigint): void;
   mulShiftAdd(ptr: number, n: number, mult: bigint, shift: bigint, add: bigint): void;
 }
 
-let cached: U64Kernels | null | undefined;
+/** A module's exports, or why it could not be instantiated (kept, so that a slow fallback is never silent). */
+export type WasmLoad<E> = { readonly ok: true; readonly exports: E } | { readonly ok: false; readonly reason: string };
 
-/** Instantiates the kernels once; returns null where WebAssembly is unavailable (the callers then use the JS path). */
-export function u64Kernels(): U64Kernels | null {
-  if (cached !== undefined) return cached;
+/** Assembles and instantiates a kernel module; never throws. */
+export function instantiateWasm<E>(functions: readonly WasmFunction[], pages: number): WasmLoad<E> {
+  if (typeof (globalThis as { WebAssembly?: unknown }).WebAssembly !== "object") return { ok: false, reason: "this JavaScript runtime has no WebAssembly" };
   try {
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(assembleModule([scaleFunction(), mulShiftAddFunction()], 8)));
-    cached = instance.exports as unknown as U64Kernels;
-  } catch {
-    cached = null;
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(assembleModule(functions, pages)));
+    return { ok: true, exports: instance.exports as unknown as E };
+  } catch (e) {
+    return { ok: false, reason: `WebAssembly kernels failed to load: ${(e as Error)?.message ?? String(e)}` };
   }
-  return cached;
 }
 
 /** Values per call: the module's memory holds one chunk (64 Ki values = 512 KiB). */
 export const WASM_CHUNK_VALUES = 65536;
 
-/** Makes sure the module's memory holds `bytes` bytes. */
-export function ensureWasmMemory(k: U64Kernels, bytes: number): void {
-  const need = Math.ceil(bytes / 65536) - k.memory.buffer.byteLength / 65536;
-  if (need > 0) k.memory.grow(need);
+let cached: WasmLoad<U64Kernels> | undefined;
+
+/** Loads core's kernels once, with the reason when they are unavailable. */
+export function u64KernelsStatus(): WasmLoad<U64Kernels> {
+  cached ??= instantiateWasm<U64Kernels>([scaleFunction(), mulShiftAddFunction()], (WASM_CHUNK_VALUES * 8) / 65536);
+  return cached;
+}
+
+/** Core's kernels, or null where WebAssembly is unavailable (callers then use the JS path; {@link u64KernelsStatus} says why). */
+export function u64Kernels(): U64Kernels | null {
+  const s = u64KernelsStatus();
+  return s.ok ? s.exports : null;
+}
+
+/**
+ * Streams `input` through a kernel that converts values in place in its
+ * module's memory, one chunk at a time, into `output`. The kernel returns how
+ * many of the `n` values it converted; fewer stops the run, and the index of
+ * the first value not converted is returned (else -1). Output before it is written.
+ */
+export function runChunked(memory: { readonly buffer: ArrayBuffer }, input: BigUint64Array, output: BigUint64Array, kernel: (n: number) => number | void): number {
+  const window = new BigUint64Array(memory.buffer, 0, WASM_CHUNK_VALUES);
+  for (let start = 0; start < input.length; start += WASM_CHUNK_VALUES) {
+    const n = Math.min(WASM_CHUNK_VALUES, input.length - start);
+    window.set(input.subarray(start, start + n));
+    const done = kernel(n);
+    const converted = typeof done === "number" ? done : n;
+    output.set(window.subarray(0, converted), start);
+    if (converted < n) return start + converted;
+  }
+  return -1;
 }

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildMappingFile, createClockContainer, ClockSelector, DirectorySystemView, serializeMappingFile } from "@clocksource/core";
-import { batchBackend, kvmForward, kvmForwardBatch, kvmInverse, kvmInverseBatch, kvmTscCodec, nativeReader, register, X86TscBackend } from "../dist/index.js";
+import { batchBackend, batchFallbackReason, kvmForward, kvmForwardBatch, kvmInverse, kvmInverseBatch, kvmTscCodec, nativeReader, register, X86TscBackend } from "../dist/index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, "..", "..", "..");
@@ -98,7 +98,7 @@ try {
   const msg = e.code === "ENOENT" ? "no C compiler (`cc`) on PATH" : (e.stderr?.toString() || e.message).split("\n")[0];
   cLine = `C reference: not built (${msg})`;
 }
-console.log(`KVM TSC batch over BigUint64Array, ${N / 1e6}M values (kernels: ${batchBackend()}):`);
+console.log(`KVM TSC batch over BigUint64Array, ${N / 1e6}M values (kernels: ${batchBackend()}${batchFallbackReason() ? ` — ${batchFallbackReason()}` : ""}):`);
 console.log(`  forward ${fmt(fwdNs)} ns/value, inverse ${fmt(invNs)} ns/value (BigInt reference: ${fmt(bigFwd)} / ${fmt(bigInv)} ns/value)`);
 console.log(`  ${cLine}`);
 if (cFwd !== undefined) console.log(`  ratio batch / C: forward ${fmt(fwdNs / cFwd)}x, inverse ${fmt(invNs / cInv)}x (goal <= 3x)`);

@@ -13,14 +13,11 @@
  * Values are copied through the module's memory in chunks. Where
  * WebAssembly is missing, every value goes through the BigInt reference.
  */
-import { ClocksourceError, mulShiftAddBatch, u64Kernels } from "@clocksource/core";
+import { ClocksourceError, I, instantiateWasm, mulShiftAddBatch, runChunked, T, u64KernelsStatus, WASM_CHUNK_VALUES, type WasmFunction, type WasmLoad } from "@clocksource/core";
 import { assertKvmTscParams, kvmInverse, type KvmTscParams } from "./kvm-tsc-mapping.js";
-import { assembleModule, I, T, type WasmFunction } from "@clocksource/core";
 
 const M32 = 0xffff_ffffn;
 const B32 = 1n << 32n;
-/** Values per chunk copied through wasm memory (8 pages = 512 KiB). */
-const CHUNK = 65536;
 
 /** One long-division digit step: adjust `q` (≤ 2 too big) against `rhat`, then return. */
 function digitCorrection(q: number, rhat: number, un: number, vn0: number, vn1: number): (readonly number[])[] {
@@ -92,36 +89,29 @@ function inverseFunction(): WasmFunction {
 }
 
 /** The slice of the WebAssembly JS API used here (the TS lib in use does not declare it). */
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-
 interface Kernels {
   readonly memory: { readonly buffer: ArrayBuffer };
   inverse(ptr: number, n: number, off: bigint, f: bigint, fnz: number, r: bigint, mhi: bigint, mlo: bigint, s: bigint, snz: number, vn: bigint, vn1: bigint, vn0: bigint): number;
 }
 
-let kernels: Kernels | null | undefined;
+let kernels: WasmLoad<Kernels> | undefined;
 
-/** The WebAssembly kernels, or null where WebAssembly is unavailable. */
-function loadKernels(): Kernels | null {
-  if (kernels !== undefined) return kernels;
-  try {
-    const bytes = assembleModule([inverseFunction()], (CHUNK * 8) / 65536);
-    const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-    if (!wasm) return (kernels = null);
-    const instance = new wasm.Instance(new wasm.Module(bytes), {});
-    kernels = instance.exports as unknown as Kernels;
-  } catch {
-    kernels = null;
-  }
+/** The inverse kernel, loaded once, with the reason when it is unavailable. */
+function loadKernels(): WasmLoad<Kernels> {
+  kernels ??= instantiateWasm<Kernels>([inverseFunction()], (WASM_CHUNK_VALUES * 8) / 65536);
   return kernels;
+}
+
+/** Why the batch functions fall back to the BigInt reference, or null when they run on WebAssembly. */
+export function batchFallbackReason(): string | null {
+  const inv = loadKernels();
+  const core = u64KernelsStatus();
+  return !inv.ok ? inv.reason : !core.ok ? core.reason : null;
 }
 
 /** Whether the batch functions run on WebAssembly kernels (else the BigInt reference). */
 export function batchBackend(): "wasm" | "bigint" {
-  return loadKernels() && u64Kernels() ? "wasm" : "bigint";
+  return loadKernels().ok && u64KernelsStatus().ok ? "wasm" : "bigint";
 }
 
 const u64 = (v: bigint) => BigInt.asUintN(64, v);
@@ -152,11 +142,12 @@ export function kvmForwardBatch(input: BigUint64Array, params: KvmTscParams, out
 export function kvmInverseBatch(input: BigUint64Array, params: KvmTscParams, output: BigUint64Array = input): BigUint64Array {
   assertKvmTscParams(params);
   checkArrays(input, output);
-  const k = loadKernels();
-  if (!k) {
+  const loaded = loadKernels();
+  if (!loaded.ok) {
     for (let i = 0; i < input.length; i++) output[i] = kvmInverse(input[i] as bigint, params);
     return output;
   }
+  const k = loaded.exports;
   const r = params.ratio;
   const s = BigInt(Math.clz32(Number(r >> 32n)) === 32 ? 32 + Math.clz32(Number(r & M32)) : Math.clz32(Number(r >> 32n)));
   const vn = u64(r << s);
@@ -173,15 +164,13 @@ export function kvmInverseBatch(input: BigUint64Array, params: KvmTscParams, out
     vn1: vn >> 32n,
     vn0: vn & M32,
   };
-  const view = new BigUint64Array(k.memory.buffer, 0, CHUNK);
-  for (let start = 0; start < input.length; start += CHUNK) {
-    const n = Math.min(CHUNK, input.length - start);
-    view.set(input.subarray(start, start + n));
-    const bad = k.inverse(0, n, args.off, args.f, args.fnz, args.r, args.mhi, args.mlo, args.s, args.snz, args.vn, args.vn1, args.vn0);
-    output.set(view.subarray(0, bad < 0 ? n : bad), start);
-    if (bad >= 0) {
-      throw new ClocksourceError("OUT_OF_RANGE", `guest TSC ${input[start + bad]} (index ${start + bad}) has no host tick below 2^64 (it lies after the host counter wraps)`);
-    }
+  // The kernel returns the index of the first value with no host tick below 2^64, or −1.
+  const bad = runChunked(k.memory, input, output, (n) => {
+    const i = k.inverse(0, n, args.off, args.f, args.fnz, args.r, args.mhi, args.mlo, args.s, args.snz, args.vn, args.vn1, args.vn0);
+    return i < 0 ? n : i;
+  });
+  if (bad >= 0) {
+    throw new ClocksourceError("OUT_OF_RANGE", `guest TSC ${input[bad]} (index ${bad}) has no host tick below 2^64 (it lies after the host counter wraps)`);
   }
   return output;
 }
