@@ -9,12 +9,13 @@
  * 32-bit Arm kernels may calibrate a busy loop instead (or use any board
  * timer for a timer-based delay), so BogoMIPS says nothing there.
  */
+import { parseDecimalScaled } from "@clocksource/core";
 
 /** Parses a BogoMIPS value (`38.40`, `2000.00`, `166.66`) into hundredths, exactly. */
 export function parseBogomipsHundredths(text: string): number | null {
-  const m = /^\s*(\d{1,7})(?:\.(\d{1,2}))?\s*$/.exec(text);
-  if (!m) return null;
-  return Number(m[1]) * 100 + Number((m[2] ?? "0").padEnd(2, "0"));
+  const h = parseDecimalScaled(text.trim(), 2);
+  // 7 integer digits (a 50 THz "timer") is more than any cpuinfo prints: beyond it, not a BogoMIPS figure.
+  return h === null || h >= 1_000_000_000n ? null : Number(h);
 }
 
 /** `rate = BogoMIPS × 10^6 / 2` in Hz, from the value in hundredths (exact integer arithmetic). */

@@ -56,7 +56,8 @@ export interface EpochsFromLines {
  * @param text the lines (blank lines and lines starting with `#` are skipped)
  * @param view which guest counter the mapping converts
  * @param widthBits the counter width
- * @throws ClocksourceError `INVALID_MAPPING` naming the line and field
+ * @throws ClocksourceError `INVALID_MAPPING` naming the line and field (also for a
+ *   `validFrom` wider than the counter)
  */
 export function epochsFromJsonLines(text: string, view: CounterView, widthBits: number): EpochsFromLines {
   const rows: { params: CntvoffParams; observedAt: string; lastObservedAt: string | null; validFrom: bigint | null; line: number }[] = [];
@@ -84,7 +85,11 @@ export function epochsFromJsonLines(text: string, view: CounterView, widthBits: 
     if (view === "physical" && params.poffset === null) throw mappingError(`${path}.poffset`, "missing: the physical view is offset by CNTPOFF");
     if (o.validFrom !== undefined && o.hostCounter !== undefined) throw mappingError(path, "give validFrom (guest counter) or hostCounter (host counter), not both");
     let validFrom: bigint | null = null;
-    if (o.validFrom !== undefined) validFrom = BigInt.asUintN(widthBits, jsonU64(o.validFrom as JsonValue, `${path}.validFrom`));
+    if (o.validFrom !== undefined) {
+      validFrom = jsonU64(o.validFrom as JsonValue, `${path}.validFrom`);
+      // A guest counter value the counter cannot hold is a wrong input, not one to wrap silently.
+      if (validFrom >> BigInt(widthBits) !== 0n) throw mappingError(`${path}.validFrom`, `${validFrom} does not fit the ${widthBits}-bit counter (at most ${(1n << BigInt(widthBits)) - 1n})`);
+    }
     if (o.hostCounter !== undefined) validFrom = hostToGuest(jsonU64(o.hostCounter as JsonValue, `${path}.hostCounter`), viewOffset(params), widthBits);
     rows.push({ params, observedAt, lastObservedAt, validFrom, line: i + 1 });
   });

@@ -3,14 +3,19 @@
  * imported (it is an optional dependency, so a failed install leaves the
  * package absent), adapted by {@link armCounterReaderFrom}.
  */
-import { armCounterReaderFrom, type ArmCounterReader, type NativeModuleLike } from "./native-reader.js";
+import type { NativeReader } from "@clocksource/native";
+import { armCounterReaderFrom, type ArmCounterReader } from "./native-reader.js";
 
-const nativeModule: NativeModuleLike | Error = await import("@clocksource/native").catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+// Worded as every package words a missing @clocksource/native (see its loadNativeReader).
+const loaded: NativeReader = await import("@clocksource/native").then(
+  (m) => m.loadNativeReader(),
+  (e: unknown): NativeReader => ({ ok: false, reason: `@clocksource/native is not installed (${String((e as Error)?.message ?? e).split("\n")[0]})` }),
+);
 
 let cached: ArmCounterReader | undefined;
 
 /** The reader for this process, built once. */
 export function defaultArmCounterReader(): ArmCounterReader {
-  cached ??= armCounterReaderFrom(nativeModule);
+  cached ??= armCounterReaderFrom(loaded);
   return cached;
 }

@@ -3,10 +3,9 @@ import {
   ClocksourceError,
   DOMAIN,
   FACT,
-  nanosecondScale,
+  nanosecondConverter,
   RATING,
   resolveVirtualization,
-  scaleTicksReference,
   unusable,
   type BackendContext,
   type BackendVerdict,
@@ -64,13 +63,15 @@ function mappingFor(facts: FactSet): { mapping: MappingKind; reason: string; gue
   if (v.role === "guest") {
     return { mapping: "estimated", reason: `a guest${v.hypervisor ? ` of ${v.hypervisor}` : ""}: CNTVCT = host CNTPCT − CNTVOFF; the offset is known only to the VMM (an arm-cntvoff mapping file from it makes the mapping exact)`, guest: true };
   }
-  return { mapping: "estimated", reason: "virtualization role unknown: treated as a guest whose offset must be supplied or estimated", guest: true };
+  // Unknown role: the mapping cannot be promised, but the domain is named as
+  // everywhere else (x86-tsc, os-monotonic): guest.* only for a known guest.
+  return { mapping: "estimated", reason: "virtualization role unknown: the counter may be a guest's whose offset must be supplied or estimated", guest: false };
 }
 
 /**
  * The Arm generic-timer backend (`arm-generic-timer`): reads `CNTVCT_EL0`
  * from user space through the native reader and converts ticks → ns exactly
- * (the kernel's mult/shift method, BigInt) at the probed frequency. Usable
+ * (core `nanosecondConverter`: the kernel's mult/shift, BigInt) at the probed frequency. Usable
  * only on a live arm64 machine whose counter the probe could read.
  */
 export class ArmGenericTimerBackend implements ClockBackend {
@@ -86,7 +87,7 @@ export class ArmGenericTimerBackend implements ClockBackend {
     if (arch?.value !== "arm64") {
       problems.push(arch ? `not an arm64 machine (arch ${String(arch.value)} from ${arch.source})` : "not known to be an arm64 machine (architecture unknown)");
     }
-    if (this.reader.unavailable) problems.push(`native reader: ${this.reader.unavailable}`);
+    if (this.reader.unavailable) problems.push(`native reader unavailable: ${this.reader.unavailable}`);
     // Off arm64 the rest (timer facts) would only be noise.
     if (arch?.value !== "arm64") return unusable(problems);
     const readable = facts.best(ARM_FACT.counterReadable);
@@ -128,7 +129,7 @@ export class ArmGenericTimerBackend implements ClockBackend {
     const widthFact = facts.best(ARM_FACT.counterWidthBits)?.value;
     const widthBits = typeof widthFact === "number" ? widthFact : kernelCounterWidth(freq);
     const guest = mappingFor(facts).guest;
-    const scale = nanosecondScale(freq);
+    const converter = nanosecondConverter(freq);
     const read = erratumSafeRead(() => this.reader.readCntvct(), userReadErrata(facts));
     return {
       id: this.id,
@@ -136,7 +137,7 @@ export class ArmGenericTimerBackend implements ClockBackend {
       frequencyHz: freq,
       widthBits,
       now: read,
-      toNanoseconds: (ticks: bigint) => scaleTicksReference(ticks, scale),
+      toNanoseconds: converter.toNanoseconds,
     };
   }
 }

@@ -6,7 +6,7 @@
  * `cntfrq` (and whose other builds do not). Everything here degrades to an
  * explained "unavailable".
  */
-import type * as NativeModule from "@clocksource/native";
+import type { NativeReader } from "@clocksource/native";
 
 /** A reader of the Arm generic-timer registers from user space. */
 export interface ArmCounterReader {
@@ -17,9 +17,6 @@ export interface ArmCounterReader {
   /** Reads `CNTFRQ_EL0`, or null when the addon has no cntfrq path. @throws when {@link unavailable} is set */
   readCntfrq(): bigint | null;
 }
-
-/** The parts of `@clocksource/native` this package uses. */
-export type NativeModuleLike = Pick<typeof NativeModule, "native" | "availability" | "counterReader">;
 
 /** A reader that cannot read, with the reason. */
 export function unavailableReader(reason: string): ArmCounterReader {
@@ -34,17 +31,16 @@ export function unavailableReader(reason: string): ArmCounterReader {
  * process runs on arm64 and the addon loaded with its `cntvct` path. Counter
  * reads use the addon's allocation-free sink reader when it has one.
  *
- * @param mod the imported `@clocksource/native` namespace, or the error importing it threw
+ * @param loaded `loadNativeReader()` of `@clocksource/native`, or the failure to import it
  * @param arch the process architecture (`process.arch`)
  */
-export function armCounterReaderFrom(mod: NativeModuleLike | Error, arch: string = process.arch): ArmCounterReader {
+export function armCounterReaderFrom(loaded: NativeReader, arch: string = process.arch): ArmCounterReader {
   if (arch !== "arm64") return unavailableReader(`it reads CNTVCT_EL0 only on arm64, and this process runs on ${arch}`);
-  if (mod instanceof Error) return unavailableReader(`the @clocksource/native package could not be loaded: ${mod.message.split("\n")[0]}`);
-  const binding = mod.native;
-  if (!binding) return unavailableReader(`unavailable: ${mod.availability.reason ?? "unknown reason"}`);
+  if (!loaded.ok) return unavailableReader(loaded.reason);
+  const binding = loaded.native;
   const cntvct = binding.cntvct;
   if (binding.counter !== "cntvct" || !cntvct) return unavailableReader(`the addon has no cntvct_el0 path (it was built for counter ${JSON.stringify(binding.counter)})`);
-  const fast = mod.counterReader();
+  const fast = loaded.counterReader();
   const cntfrq = binding.cntfrq;
   return {
     unavailable: null,

@@ -5,7 +5,7 @@
  * `-(0)[0:swapper/0]`, `[pid:0,cpu0,swapper/0]`), so every pattern here is
  * searched anywhere in the line rather than anchored at its start.
  */
-import { parseKernelLog, type KernelLogLine } from "@clocksource/core";
+import { parseDecimalScaled, parseKernelLog, type KernelLogLine } from "@clocksource/core";
 
 /** Which counters the banner names: the CP15 system counter, the memory-mapped frame, or both. */
 export type BannerTimers = "cp15" | "mmio" | "cp15+mmio";
@@ -90,9 +90,14 @@ function maskWidth(mask: bigint): number | null {
   return mask === (1n << BigInt(w)) - 1n ? w : null;
 }
 
-/** Parses the exact `MHz` figure (`24.00`, `1.92`) into Hz without floating point. */
-export function bannerRateHz(whole: string, hundredths: string): number {
-  return Number(whole) * 1_000_000 + Number(hundredths) * 10_000;
+/**
+ * Parses the banner's exact `MHz` figure (`24.00`, `1.92`) into Hz without
+ * floating point (core `parseDecimalScaled`); null when it is not one or is
+ * too large to be a rate (a corrupt log line).
+ */
+export function bannerRateHz(whole: string, hundredths: string): number | null {
+  const hz = parseDecimalScaled(`${whole}.${hundredths}`, 6);
+  return hz === null || hz > BigInt(Number.MAX_SAFE_INTEGER) ? null : Number(hz);
 }
 
 /** Scans a kernel log for everything the Arm timer probe uses. */
@@ -112,7 +117,8 @@ export function parseTimerLog(text: string): TimerLog {
     const msg = line.message;
     if (/Booting Linux on physical CPU/.test(msg)) fromBoot = true;
     let m = BANNER.exec(msg);
-    if (m) {
+    const rateHz = m ? bannerRateHz(m[2] as string, m[3] as string) : null;
+    if (m && rateHz !== null) {
       const kind = m[1] as string;
       const timers: BannerTimers = kind === "cp15 and mmio" ? "cp15+mmio" : kind === "mmio" ? "mmio" : "cp15";
       const first = (m[4] as "virt" | "phys" | undefined) ?? null;
@@ -121,7 +127,7 @@ export function parseTimerLog(text: string): TimerLog {
       banners.push({
         line,
         timers,
-        rateHz: bannerRateHz(m[2] as string, m[3] as string),
+        rateHz,
         rateText: `${m[2]}.${m[3]}MHz`,
         cp15Counter: timers === "mmio" ? null : counter(first),
         mmioCounter: timers === "mmio" ? counter(first) : timers === "cp15+mmio" ? counter(second) : null,

@@ -26,31 +26,48 @@ function counter(start = 100n, step = 3n): ArmCounterReader & { reads: () => num
   return { unavailable: null, readCntvct: () => (n++, (v += step)), readCntfrq: () => 24_000_000n, reads: () => n };
 }
 
-describe("on this (x86-64) machine", () => {
-  it("the default reader explains why it cannot read CNTVCT_EL0", () => {
+const notArm64 = process.arch !== "arm64";
+
+describe("off arm64 (any other architecture)", () => {
+  // The arm64 path is exercised by the qemu-user check and on arm64 hosts.
+  it.skipIf(!notArm64)("the default reader explains why it cannot read CNTVCT_EL0", () => {
     const r = defaultArmCounterReader();
-    if (process.arch === "arm64") return; // the arm64 path is exercised by the qemu-user check and on arm64 hosts
     expect(r.unavailable).toBe(`it reads CNTVCT_EL0 only on arm64, and this process runs on ${process.arch}`);
     expect(() => r.readCntvct()).toThrow(/only on arm64/);
   });
 
-  it("the backend is unusable with honest reasons and the selector moves on", () => {
-    if (process.arch === "arm64") return;
+  it.skipIf(!notArm64)("the backend is unusable with honest reasons and the selector moves on", () => {
     const c = createClockContainer({ sysroot: "/", env: {} });
     register(c);
     const ranking = c.resolve(ClockSelector).rank();
     const arm = ranking.backends.find((b) => b.id === "arm-generic-timer");
     expect(arm?.usable).toBe(false);
-    expect(arm?.reasons).toEqual([expect.stringMatching(/^not an arm64 machine \(arch x86_64 from uname -m = x86_64\)$/), `native reader: it reads CNTVCT_EL0 only on arm64, and this process runs on ${process.arch}`]);
+    expect(arm?.reasons).toEqual([
+      expect.stringMatching(/^not (an arm64 machine \(arch (?!arm64 )\S+ from .+\)|known to be an arm64 machine \(architecture unknown\))$/),
+      `native reader unavailable: it reads CNTVCT_EL0 only on arm64, and this process runs on ${process.arch}`,
+    ]);
     expect(ranking.selected?.id).not.toBe("arm-generic-timer");
   });
+});
 
-  it("an arm64 process without the addon's cntvct path says so", () => {
-    const noAddon = { native: null, availability: { available: false, reason: "the addon was not built", path: "x" }, counterReader: () => null };
-    expect(armCounterReaderFrom(noAddon, "arm64").unavailable).toBe("unavailable: the addon was not built");
-    const x86Build = { native: { counter: "tsc" as const, noop() {}, readCounterPair() {}, setSink() {} }, availability: { available: true, path: "x" }, counterReader: () => null };
-    expect(armCounterReaderFrom(x86Build, "arm64").unavailable).toMatch(/no cntvct_el0 path \(it was built for counter "tsc"\)/);
-    expect(armCounterReaderFrom(new Error("Cannot find package"), "arm64").unavailable).toMatch(/could not be loaded: Cannot find package/);
+describe("armCounterReaderFrom (what loadNativeReader gave)", () => {
+  it("an arm64 process without the addon's cntvct path says so, in the loader's words", () => {
+    expect(armCounterReaderFrom({ ok: false, reason: "the addon was not built" }, "arm64").unavailable).toBe("the addon was not built");
+    const x86Build = { counter: "tsc" as const, noop() {}, readCounterPair() {}, setSink() {} };
+    expect(armCounterReaderFrom({ ok: true, native: x86Build, counterReader: () => null }, "arm64").unavailable).toMatch(/no cntvct_el0 path \(it was built for counter "tsc"\)/);
+    expect(armCounterReaderFrom({ ok: false, reason: "@clocksource/native is not installed (Cannot find package)" }, "arm64").unavailable).toBe("@clocksource/native is not installed (Cannot find package)");
+    // The architecture is checked first: off arm64 even a working addon cannot read CNTVCT_EL0.
+    expect(armCounterReaderFrom({ ok: false, reason: "x" }, "x64").unavailable).toMatch(/only on arm64, and this process runs on x64/);
+  });
+
+  it("an arm64 build reads through the fast sink path when there is one, else cntvct", () => {
+    const arm64Build = { counter: "cntvct" as const, noop() {}, readCounterPair() {}, setSink() {}, cntvct: () => 7n, cntfrq: () => 24_000_000n };
+    const slow = armCounterReaderFrom({ ok: true, native: arm64Build, counterReader: () => null }, "arm64");
+    expect(slow.unavailable).toBeNull();
+    expect(slow.readCntvct()).toBe(7n);
+    expect(slow.readCntfrq()).toBe(24_000_000n);
+    const fast = armCounterReaderFrom({ ok: true, native: arm64Build, counterReader: () => () => 9n }, "arm64");
+    expect(fast.readCntvct()).toBe(9n);
   });
 });
 
@@ -112,6 +129,13 @@ describe("the clock source", () => {
     );
     // One second of ticks is one second, to the nanosecond.
     expect(src.toNanoseconds(24_000_000n)).toBe(1_000_000_000n);
+  });
+
+  it("the domain is guest.cntvct only for a known guest: host.cntpct when the role is unknown (as x86-tsc and os-monotonic)", () => {
+    const unknownRole = new ArmGenericTimerBackend(counter());
+    const facts = arm64Facts();
+    expect(unknownRole.assess({ facts, policy }).mapping).toBe("estimated");
+    expect(unknownRole.create({ facts, policy }).domain.name).toBe("host.cntpct");
   });
 
   it("in a guest the domain is guest.cntvct; at 1 GHz ticks are nanoseconds", () => {

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { buildMappingFile, mappingCodecRegistry, parseMappingFile, resolveMapping, serializeMappingFile, U64_MAX } from "@clocksource/core";
+import { buildMappingFile, isClocksourceError, mappingCodecRegistry, parseMappingFile, resolveMapping, serializeMappingFile, U64_MAX } from "@clocksource/core";
 import { armCntvoffCodec, cntvoffMapping, epochsFromJsonLines, guestToHost, hostToGuest, viewDomains, type CntvoffParams } from "../src/index.js";
 
 const WIDTHS = [56, 57, 61, 64] as const;
@@ -156,5 +156,21 @@ describe("the arm-cntvoff codec in the shared mapping-file envelope", () => {
       epochsFromJsonLines('{"observedAt":"2025-01-01T00:00:00Z","voffset":"1","validFrom":"10"}\n{"observedAt":"2025-01-01T00:00:01Z","voffset":"2","validFrom":"10"}', "virtual", 64),
     ).toThrow(/line 2\.validFrom: 10 is not after line 1's 10/);
     expect(() => epochsFromJsonLines('{"observedAt":"2025-01-02T00:00:00Z","voffset":"1"}\n{"observedAt":"2025-01-01T00:00:00Z","voffset":"2"}', "virtual", 64)).toThrow(/line 2\.observedAt: earlier/);
+  });
+
+  it("rejects a validFrom the counter cannot hold instead of wrapping it", () => {
+    const line = (validFrom: bigint) => `{"observedAt":"2025-01-01T00:00:00Z","voffset":"1"}\n{"observedAt":"2025-01-01T00:00:01Z","voffset":"2","validFrom":"${validFrom}"}`;
+    // 2^56 + 5 used to become 5 at 56 bits.
+    let err: unknown;
+    try {
+      epochsFromJsonLines(line((1n << 56n) + 5n), "virtual", 56);
+    } catch (e) {
+      err = e;
+    }
+    expect(isClocksourceError(err) && err.code).toBe("INVALID_MAPPING");
+    expect((err as Error).message).toMatch(/line 2\.validFrom: 72057594037927941 does not fit the 56-bit counter \(at most 72057594037927935\)/);
+    // The largest value the counter holds is accepted as given.
+    expect(epochsFromJsonLines(line((1n << 56n) - 1n), "virtual", 56).epochs[1]?.validFrom).toBe((1n << 56n) - 1n);
+    expect(epochsFromJsonLines(line((1n << 64n) - 1n), "virtual", 64).epochs[1]?.validFrom).toBe((1n << 64n) - 1n);
   });
 });

@@ -49,6 +49,11 @@ describe("arch-timer banner forms", () => {
   it("parses the MHz figure without floating point", () => {
     expect(bannerRateHz("19", "20")).toBe(19_200_000);
     expect(bannerRateHz("0", "01")).toBe(10_000);
+    // 0.29 MHz is 290 kHz exactly (0.29 × 10^6 in floating point is 289999.99…)
+    expect(bannerRateHz("0", "29")).toBe(290_000);
+    // A corrupt figure too large to be a rate is not a banner, and not a throw.
+    expect(bannerRateHz("99999999999", "99")).toBeNull();
+    expect(one("arch_timer: cp15 timer(s) running at 99999999999.99MHz (virt).").banners).toEqual([]);
   });
 });
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildMappingFile, serializeMappingFile } from "@clocksource/core";
-import { kvmForward, kvmInverse, kvmTscCodec, type KvmTscParams } from "@clocksource/x86";
+import { kvmTscCodec, type KvmTscParams } from "@clocksource/x86";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { CLI_BIN, runCli } from "../../../test/support/run-cli.js";
@@ -33,29 +33,66 @@ const twoEpochs = writeMapping("two-epochs.json", [
   { observedAt: T2, validFrom: 1_000_000_000_000n, boundary: { notBefore: T1, notAfter: T2, sourceFrom: 1_000_000_000_000n, sourceUntil: 1_001_000_000_000n }, params: e1 },
 ]);
 
-const u64 = fc.oneof(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.constantFrom(0n, 1n, (1n << 64n) - 1n));
+// The KVM TSC maps written out here, independently of @clocksource/x86, from their definitions:
+// forward h → g = ((h × ratio) >> frac) + offset mod 2^64; with u(g) = (g − offset) mod 2^64 and
+// S(h) = floor(h × ratio / 2^frac), inverse g → the smallest h < 2^64 with S(h) ≥ u(g),
+// i.e. ceil(u × 2^frac / ratio), or none when that is 2^64 or more.
+const M64 = 1n << 64n;
+const mod64 = (x: bigint) => ((x % M64) + M64) % M64;
+const forwardRef = (h: bigint, p: KvmTscParams) => mod64(((h * p.ratio) >> BigInt(p.fracBits)) + p.offset);
+function inverseRef(g: bigint, p: KvmTscParams): bigint | null {
+  const u = mod64(g - p.offset);
+  const h = (u * (1n << BigInt(p.fracBits)) + p.ratio - 1n) / p.ratio;
+  return h < M64 ? h : null;
+}
+const inv = (g: bigint, p: KvmTscParams) => {
+  const h = inverseRef(g, p);
+  if (h === null) throw new Error(`test bug: ${g} has no host tick`);
+  return h;
+};
+
+const U64_MAX = M64 - 1n;
+const u64 = fc.oneof(
+  fc.bigInt({ min: 0n, max: U64_MAX }),
+  // around the offset (u = 0), and around the last guest value a host tick reaches
+  fc.constantFrom(0n, 1n, U64_MAX, mod64(scaled.offset), mod64(scaled.offset - 1n), forwardRef(U64_MAX, scaled), mod64(forwardRef(U64_MAX, scaled) + 1n)),
+);
 
 describe("clocksource convert (subprocess)", () => {
+  it("the reference formulas are the definitions (minimal inverse, forward lands at or past g)", () => {
+    fc.assert(
+      fc.property(u64, fc.constantFrom(scaled, amd), (g, p) => {
+        const h = inverseRef(g, p);
+        const u = mod64(g - p.offset);
+        const S = (x: bigint) => (x * p.ratio) >> BigInt(p.fracBits);
+        if (h === null) return S(U64_MAX) < u;
+        return S(h) >= u && (h === 0n || S(h - 1n) < u) && mod64(forwardRef(h, p) - p.offset) >= u;
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
   it("guest → host exactly (decimal and 0x-hex in, decimal out), and --reverse host → guest", () => {
-    const values = fc.sample(u64, 2000);
-    const ok = values.filter((v) => {
-      try {
-        kvmInverse(v, scaled);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    const input = ok.map((v, i) => (i % 2 ? `0x${v.toString(16)}` : v.toString())).join("\n") + "\n";
-    const r = runCli(["convert", "--mapping", single], { input });
-    expect(r.stderr).toBe("");
-    expect(r.status).toBe(0);
-    expect(r.stdout).toBe(ok.map((v) => `${kvmInverse(v, scaled)}\n`).join(""));
-    const back = runCli(["convert", "--mapping", single, "--reverse"], { input: r.stdout });
-    expect(back.status).toBe(0);
-    // host → guest of the smallest host tick gives the guest value back
-    expect(back.stdout).toBe(ok.map((v) => `${kvmForward(kvmInverse(v, scaled), scaled)}\n`).join(""));
-    expect(back.stdout).toBe(ok.map((v) => `${v}\n`).join(""));
+    // Each run converts a batch in one subprocess, so a failure shrinks to a small batch and prints its seed.
+    fc.assert(
+      fc.property(fc.array(fc.tuple(u64, fc.boolean()), { minLength: 1, maxLength: 300 }), (batch) => {
+        const lines = batch.map(([v, hex]) => (hex ? `0x${v.toString(16)}` : v.toString()));
+        const r = runCli(["convert", "--mapping", single, "--skip-invalid"], { input: lines.join("\n") + "\n" });
+        expect(r.status).toBe(0);
+        const hosts = batch.map(([g]) => inverseRef(g, scaled));
+        // A guest value no host tick below 2^64 reaches cannot be converted: passed through and counted.
+        expect(r.stdout).toBe(hosts.map((h, i) => `${h ?? lines[i]}\n`).join(""));
+        const bad = hosts.map((h, i) => (h === null ? i + 1 : 0)).filter((n) => n > 0);
+        expect(r.stderr).toBe(bad.length === 0 ? "" : `convert: passed ${bad.length} invalid line(s) through unchanged (first: line ${bad[0]})\n`);
+        const converted = hosts.filter((h): h is bigint => h !== null);
+        if (converted.length === 0) return;
+        const back = runCli(["convert", "--mapping", single, "--reverse"], { input: converted.map((h) => `${h}\n`).join("") });
+        expect(back.stderr).toBe("");
+        expect(back.status).toBe(0);
+        expect(back.stdout).toBe(converted.map((h) => `${forwardRef(h, scaled)}\n`).join(""));
+      }),
+      { numRuns: 12 },
+    );
   });
 
   it("invalid lines: line-numbered error and exit 2, or --skip-invalid passes them through and counts", () => {
@@ -63,16 +100,16 @@ describe("clocksource convert (subprocess)", () => {
     const r = runCli(["convert", "--mapping", single], { input });
     expect(r.status).toBe(2);
     expect(r.stderr).toBe('clocksource: line 2: guest.tsc value is not an unsigned 64-bit integer: "12abc"\n');
-    expect(r.stdout).toBe(`${kvmInverse(1000000000000000n, scaled)}\n`);
+    expect(r.stdout).toBe(`${inv(1000000000000000n, scaled)}\n`);
     const s = runCli(["convert", "--mapping", single, "--skip-invalid"], { input });
     expect(s.status).toBe(0);
-    expect(s.stdout).toBe(`${kvmInverse(1000000000000000n, scaled)}\n12abc\n\n18446744073709551616\n-5\n${kvmInverse(42n, scaled)}\n`);
+    expect(s.stdout).toBe(`${inv(1000000000000000n, scaled)}\n12abc\n\n18446744073709551616\n-5\n${inv(42n, scaled)}\n`);
     expect(s.stderr).toBe("convert: passed 4 invalid line(s) through unchanged (first: line 2)\n");
   });
 
   it("--jsonl-field rewrites only that top-level field, keeping its JSON type and the rest of the line", () => {
     const g = 123_456_789_012_345_678n;
-    const h = kvmInverse(g, scaled);
+    const h = inv(g, scaled);
     const lines = [
       `{"ts":"${g}","event":"irq","nested":{"ts":"1"}}`,
       `{ "cpu" : 3 ,  "ts" : 4503599627370495 , "args":[1,"ts",{"ts":2}] }`,
@@ -82,7 +119,7 @@ describe("clocksource convert (subprocess)", () => {
     expect(r.stderr).toBe("");
     expect(r.stdout.split("\n")).toEqual([
       `{"ts":"${h}","event":"irq","nested":{"ts":"1"}}`,
-      `{ "cpu" : 3 ,  "ts" : ${kvmInverse(4503599627370495n, scaled)} , "args":[1,"ts",{"ts":2}] }`,
+      `{ "cpu" : 3 ,  "ts" : ${inv(4503599627370495n, scaled)} , "args":[1,"ts",{"ts":2}] }`,
       `{"a":"x\\"ts\\":1","ts":"${h}"}`,
       "",
     ]);
@@ -93,12 +130,44 @@ describe("clocksource convert (subprocess)", () => {
     expect(missing.stderr).toMatch(/line 1: no field "time"/);
   });
 
+  it("--jsonl-field reads the field's own text exactly: numbers above 2^53, no float rounding", () => {
+    const big = [(1n << 53n) + 1n, U64_MAX - 12345n, 98_765_432_109_876_543n];
+    const input = big.map((g) => `{"ts":${g},"s":"${g}"}`).join("\n") + "\n";
+    const r = runCli(["convert", "--mapping", single, "--jsonl-field", "ts"], { input });
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(big.map((g) => `{"ts":${inv(g, scaled)},"s":"${g}"}\n`).join(""));
+    const s = runCli(["convert", "--mapping", single, "--jsonl-field", "s"], { input });
+    expect(s.stdout).toBe(big.map((g) => `{"ts":${g},"s":"${inv(g, scaled)}"}\n`).join(""));
+    // Text a float would round to an integer is not an integer.
+    for (const bad of ["4.0000000000000001", "4.0", "4e3", "-0", "18446744073709551616", '"04"', '"18446744073709551616"', '"\\u0034"']) {
+      const e = runCli(["convert", "--mapping", single, "--jsonl-field", "ts"], { input: `{"ts":"1"}\n{"ts":${bad}}\n` });
+      expect(e.status, bad).toBe(2);
+      expect(e.stderr, bad).toMatch(/^clocksource: line 2: field "ts" is not a u64/);
+      expect(e.stdout, bad).toBe(`{"ts":"${inv(1n, scaled)}"}\n`);
+    }
+  });
+
+  it("--jsonl-field rejects a line that names the field twice (JSON.parse keeps the last, the text has both)", () => {
+    for (const line of ['{"ts":1,"ts":2}', '{"ts":"1", "x":{"ts":3}, "ts" : "2"}', '{"t\\u0073":1,"ts":2}']) {
+      const r = runCli(["convert", "--mapping", single, "--jsonl-field", "ts"], { input: `{"ts":5}\n${line}\n` });
+      expect(r.status, line).toBe(2);
+      expect(r.stderr, line).toBe('clocksource: line 2: field "ts" appears 2 times\n');
+      expect(r.stdout).toBe(`{"ts":${inv(5n, scaled)}}\n`);
+    }
+    // A duplicate only inside a nested object is not the top-level field's.
+    const nested = runCli(["convert", "--mapping", single, "--jsonl-field", "ts"], { input: '{"ts":7,"x":{"ts":1,"ts":2}}\n' });
+    expect(nested.stdout).toBe(`{"ts":${inv(7n, scaled)},"x":{"ts":1,"ts":2}}\n`);
+    // --skip-invalid passes it through unchanged, as any other invalid line.
+    const skipped = runCli(["convert", "--mapping", single, "--jsonl-field", "ts", "--skip-invalid"], { input: '{"ts":1,"ts":2}\n' });
+    expect(skipped.stdout).toBe('{"ts":1,"ts":2}\n');
+  });
+
   it("--vcpu is needed only where vCPUs differ; --epoch forces an epoch", () => {
     const need = runCli(["convert", "--mapping", perVcpu], { input: "1\n" });
     expect(need.status).toBe(2);
     expect(need.stderr).toMatch(/vCPUs' parameters differ in epoch 0.*pass --vcpu N/);
     const v1 = runCli(["convert", "--mapping", perVcpu, "--vcpu", "1"], { input: "6000000000\n" });
-    expect(v1.stdout).toBe(`${kvmInverse(6000000000n, amd)}\n`);
+    expect(v1.stdout).toBe(`${inv(6000000000n, amd)}\n`);
     expect(runCli(["convert", "--mapping", perVcpu, "--vcpu", "7"], { input: "1\n" }).stderr).toMatch(/no vCPU 7/);
     const forced = runCli(["convert", "--mapping", twoEpochs, "--epoch", "0"], { input: "5000000000000\n" });
     expect(forced.stdout).toBe("5001000000000\n");
@@ -139,7 +208,7 @@ describe("clocksource convert (subprocess)", () => {
     const chunk = Array.from({ length: 20000 }, (_, i) => String(1_000_000_000_000n + BigInt(i))).join("\n") + "\n";
     child.stdin.write(chunk);
     const got = await firstOutput;
-    expect(got.startsWith(`${kvmInverse(1_000_000_000_000n, scaled)}\n`)).toBe(true);
+    expect(got.startsWith(`${inv(1_000_000_000_000n, scaled)}\n`)).toBe(true);
     child.stdin.end();
     const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
     expect(code).toBe(0);

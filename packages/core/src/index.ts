@@ -9,6 +9,7 @@ import "reflect-metadata";
 export * from "./errors.js";
 export * from "./u64.js";
 export * from "./u64-limbs.js";
+export * from "./decimal.js";
 export * from "./mult-shift.js";
 export * from "./mult-shift-batch.js";
 export { instantiateWasm, runChunked, u64Kernels, u64KernelsStatus, WASM_CHUNK_VALUES, type U64Kernels, type WasmLoad } from "./wasm-u64-kernels.js";

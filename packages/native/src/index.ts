@@ -93,6 +93,24 @@ export function requireNative(): NativeBinding {
   return native;
 }
 
+/**
+ * What a backend package needs from the addon: the binding and its fast
+ * counter read, or why it is unavailable — the one result every package
+ * reports the same way ("native reader unavailable: <reason>").
+ */
+export type NativeReader =
+  | { readonly ok: true; readonly native: NativeBinding; readonly counterReader: () => (() => bigint) | null }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * The addon as a {@link NativeReader}. Packages that depend on this one
+ * optionally still catch a failed `import("@clocksource/native")` themselves
+ * and report it as `{ ok: false, reason: "@clocksource/native is not installed (<error>)" }`.
+ */
+export function loadNativeReader(): NativeReader {
+  return native ? { ok: true, native, counterReader } : { ok: false, reason: availability.reason ?? "unknown reason" };
+}
+
 let sharedSink: BigUint64Array | undefined;
 
 /**

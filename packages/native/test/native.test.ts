@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { availability, counterReader, native, requireNative } from "../src/index.js";
+import { availability, counterReader, loadNativeReader, native, requireNative } from "../src/index.js";
 
 if (!availability.available) console.warn(`skipping native counter tests: ${availability.reason}`);
 
@@ -20,17 +20,27 @@ describe("@clocksource/native availability", () => {
     }
   });
 
+  it("loadNativeReader gives the binding and its fast reader, or the same reason availability gives", () => {
+    const r = loadNativeReader();
+    if (availability.available) {
+      expect(r).toEqual({ ok: true, native, counterReader });
+    } else {
+      expect(r).toEqual({ ok: false, reason: availability.reason });
+    }
+  });
+
   it("CLOCKSOURCE_NATIVE=0 makes it unavailable with that reason (the fallback path every backend sees)", () => {
     const dist = join(import.meta.dirname, "..", "dist", "index.js");
-    const r = spawnSync(process.execPath, ["--input-type=module", "-e", `import(${JSON.stringify(dist)}).then((m) => console.log(JSON.stringify([m.availability, m.native, m.counterReader()])))`], {
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", `import(${JSON.stringify(dist)}).then((m) => console.log(JSON.stringify([m.availability, m.native, m.counterReader(), m.loadNativeReader()])))`], {
       encoding: "utf8",
       env: { PATH: process.env.PATH ?? "", CLOCKSOURCE_NATIVE: "0" },
     });
     expect(r.stderr).toBe("");
-    const [avail, bin, reader] = JSON.parse(r.stdout) as [{ available: boolean; reason: string }, unknown, unknown];
+    const [avail, bin, reader, loaded] = JSON.parse(r.stdout) as [{ available: boolean; reason: string }, unknown, unknown, unknown];
     expect(avail).toMatchObject({ available: false, reason: "disabled by CLOCKSOURCE_NATIVE=0" });
     expect(bin).toBeNull();
     expect(reader).toBeNull();
+    expect(loaded).toEqual({ ok: false, reason: "disabled by CLOCKSOURCE_NATIVE=0" });
   });
 });
 

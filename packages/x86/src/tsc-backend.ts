@@ -3,11 +3,9 @@ import {
   DOMAIN,
   FACT,
   RATING,
-  assertU64,
   clockDomain,
-  nanosecondScale,
+  nanosecondConverter,
   resolveVirtualization,
-  scaleTicksReference,
   unusable,
   type BackendContext,
   type BackendVerdict,
@@ -15,7 +13,6 @@ import {
   type ClockSource,
   type Fact,
   type FactSet,
-  type MultShift,
 } from "@clocksource/core";
 import { nativeReader } from "./native-reader.js";
 import { X86_FACT, isX86Machine } from "./x86-facts.js";
@@ -96,7 +93,7 @@ export class X86TscBackend implements ClockBackend {
     if (typeof freq !== "number" || !Number.isSafeInteger(freq) || freq <= 0) throw new ClocksourceError("BACKEND_UNUSABLE", "TSC frequency unknown");
     const role = resolveVirtualization(context.facts).role;
     const domain = clockDomain(role === "guest" ? DOMAIN.guestTsc : DOMAIN.hostTsc, freq, 64);
-    const toNs = tscToNanoseconds(freq);
+    const toNs = nanosecondConverter(freq).toNanoseconds;
     const read = reader.counterReader();
     if (!read) throw new ClocksourceError("BACKEND_UNUSABLE", "the native reader has no fast counter path here");
     return {
@@ -108,17 +105,4 @@ export class X86TscBackend implements ClockBackend {
       toNanoseconds: toNs,
     };
   }
-}
-
-/**
- * Ticks → ns at `hz`: the kernel-style mult/shift (core `nanosecondScale`)
- * when the frequency fits its 32-bit input, else the exact `floor(ticks × 1e9 / hz)`.
- */
-export function tscToNanoseconds(hz: number): (ticks: bigint) => bigint {
-  if (hz <= 0xffff_ffff) {
-    const scale: MultShift = nanosecondScale(hz);
-    return (ticks) => scaleTicksReference(ticks, scale);
-  }
-  const f = BigInt(hz);
-  return (ticks) => (assertU64(ticks, "ticks") * 1_000_000_000n) / f;
 }

@@ -1,13 +1,11 @@
 import { X86_FACT } from "./x86-facts.js";
-import { FACT, fact, logLineSource, parseKernelLog, unknownFact, type CapabilityProbe, type Fact, type FactSet, type KernelLogLine, type SystemView } from "@clocksource/core";
+import { FACT, fact, logLineSource, parseDecimalScaled, parseKernelLog, unknownFact, type CapabilityProbe, type Fact, type FactSet, type KernelLogLine, type SystemView } from "@clocksource/core";
 import { isX86Machine } from "./x86-facts.js";
 
-/** `2400.113` (MHz, as the kernel prints `%lu.%03lu`) → Hz, exactly. */
+/** `2400.113` (MHz, as the kernel prints `%lu.%03lu`) → Hz, exactly (core `parseDecimalScaled`). */
 export function mhzToHz(text: string): number | undefined {
-  const m = /^(\d{1,6})(?:\.(\d{1,6}))?$/.exec(text);
-  if (!m) return undefined;
-  const frac = (m[2] ?? "").padEnd(6, "0");
-  return Number(m[1]) * 1_000_000 + Number(frac);
+  const hz = parseDecimalScaled(text, 6);
+  return hz === null || hz > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : Number(hz);
 }
 
 interface FrequencyRule {

@@ -1,5 +1,5 @@
-import { FACT, fact, unknownFact, type CapabilityProbe, type Fact, type FactSet, type SystemView } from "@clocksource/core";
-import { nativeReader } from "./native-reader.js";
+import { FACT, describeErrno, fact, unknownFact, type CapabilityProbe, type Fact, type FactSet, type SystemView } from "@clocksource/core";
+import { nativeReader, type NativeReader } from "./native-reader.js";
 import { measureCounterFrequency } from "./tsc-calibration.js";
 import { X86_FACT, isX86Machine } from "./x86-facts.js";
 
@@ -12,15 +12,25 @@ import { X86_FACT, isX86Machine } from "./x86-facts.js";
 export class TscReaderProbe implements CapabilityProbe {
   readonly id = "x86-tsc-reader";
 
+  /** @param reader the native reader; the installed `@clocksource/native`'s by default */
+  constructor(private readonly reader: NativeReader = nativeReader()) {}
+
   probe(view: SystemView, known: FactSet): Fact[] {
     if (!isX86Machine(known)) return [];
     if (!view.live) return [unknownFact(X86_FACT.tscReadable, view.root, "a snapshot: its counter cannot be read from here")];
-    const reader = nativeReader();
+    const reader = this.reader;
     if (!reader.ok) return [fact(X86_FACT.tscReadable, false, "@clocksource/native", "definitive", `native reader unavailable: ${reader.reason}`)];
     if (reader.native.counter !== "tsc" || !reader.native.rdtsc) {
       return [fact(X86_FACT.tscReadable, false, "@clocksource/native", "definitive", `the native reader reads ${reader.native.counter}, not the TSC (built for another architecture)`)];
     }
-    const out: Fact[] = [fact(X86_FACT.tscReadable, true, "@clocksource/native rdtsc", "definitive")];
+    // Having an rdtsc entry point is not having read the TSC: read it once, as the claim says.
+    let first: bigint;
+    try {
+      first = reader.native.rdtsc();
+    } catch (e) {
+      return [fact(X86_FACT.tscReadable, false, "@clocksource/native rdtsc", "definitive", `reading the TSC failed: ${describeErrno(e)}`)];
+    }
+    const out: Fact[] = [fact(X86_FACT.tscReadable, true, "@clocksource/native rdtsc", "definitive", `read TSC = ${first}`)];
     const stronger = known.best(FACT.x86TscFrequencyHz);
     if (stronger && stronger.confidence !== "heuristic") return out;
     try {

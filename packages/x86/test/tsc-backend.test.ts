@@ -1,6 +1,7 @@
-import { createClockContainer, ClockSelector, DirectorySystemView, fact, FactSet, nanosecondScale, scaleTicksReference, unknownFact, type BackendContext } from "@clocksource/core";
+import { createClockContainer, ClockSelector, DirectorySystemView, fact, FactSet, nanosecondConverter, unknownFact, type BackendContext } from "@clocksource/core";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { frequencyFromPairs, mhzToHz, nativeReader, register, tscToNanoseconds, X86TscBackend, TscReaderProbe, X86_FACT, kernelLogTscFacts, cpuinfoTscFacts } from "../src/index.js";
+import { frequencyFromPairs, mhzToHz, nativeReader, register, X86TscBackend, TscReaderProbe, X86_FACT, kernelLogTscFacts, cpuinfoTscFacts, type NativeReader } from "../src/index.js";
 
 const ctx = (facts: FactSet): BackendContext => ({ facts, policy: {} });
 const base = () =>
@@ -60,14 +61,32 @@ describe("x86-tsc backend verdicts", () => {
   });
 });
 
-describe("ticks → ns", () => {
-  it("uses the kernel-style mult/shift below 2^32 Hz and exact division above", () => {
-    const f = tscToNanoseconds(2_400_000_000);
-    expect(f(2_400_000_000n)).toBe(scaleTicksReference(2_400_000_000n, nanosecondScale(2_400_000_000)));
-    expect(f(2_400_000_000n)).toBeGreaterThanOrEqual(999_999_000n);
-    const g = tscToNanoseconds(5_000_000_000);
-    expect(g(5_000_000_001n)).toBe(1_000_000_000n);
-    expect(g((1n << 64n) - 1n)).toBe(((1n << 64n) - 1n) * 1_000_000_000n / 5_000_000_000n);
+describe("the TSC reader probe reads the TSC before claiming it readable", () => {
+  const live = new DirectorySystemView("/", true);
+  const x86 = () => new FactSet([fact("arch", "x86_64", "uname -m", "definitive"), fact("x86.tsc_frequency_hz", 2_400_000_000, "dev/cpu/0/cpuid leaf 0x15", "definitive")]);
+  const binding = (rdtsc: () => bigint) => ({ counter: "tsc" as const, noop() {}, rdtsc, readCounterPair() {}, setSink() {} });
+  const probeWith = (reader: NativeReader) => new TscReaderProbe(reader).probe(live, x86()).filter((f) => f.name === X86_FACT.tscReadable);
+
+  it("a read that fails is not readable, with the error", () => {
+    const failing = binding(() => {
+      throw Object.assign(new Error("operation not permitted"), { code: "EPERM" });
+    });
+    expect(probeWith({ ok: true, native: failing, counterReader: () => null })).toEqual([
+      expect.objectContaining({ value: false, confidence: "definitive", reason: "reading the TSC failed: permission denied (needs root?)" }),
+    ]);
+  });
+
+  it("a read that works is readable, with the value read (and no calibration when CPUID gave the frequency)", () => {
+    let reads = 0;
+    const facts = new TscReaderProbe({ ok: true, native: binding(() => (reads++, 123_456n)), counterReader: () => null }).probe(live, x86());
+    expect(facts).toEqual([expect.objectContaining({ name: X86_FACT.tscReadable, value: true, confidence: "definitive", reason: "read TSC = 123456" })]);
+    expect(reads).toBe(1);
+  });
+
+  it("no reader, or one for another counter: not readable, saying why", () => {
+    expect(probeWith({ ok: false, reason: "the addon was not built" })).toEqual([expect.objectContaining({ value: false, reason: "native reader unavailable: the addon was not built" })]);
+    const arm = { counter: "cntvct" as const, noop() {}, readCounterPair() {}, setSink() {} };
+    expect(probeWith({ ok: true, native: arm, counterReader: () => null })).toEqual([expect.objectContaining({ value: false, reason: expect.stringMatching(/reads cntvct, not the TSC/) })]);
   });
 });
 
@@ -76,6 +95,10 @@ describe("kernel log and cpuinfo rules", () => {
     expect(mhzToHz("2400.113")).toBe(2_400_113_000);
     expect(mhzToHz("1.92")).toBe(1_920_000);
     expect(mhzToHz("abc")).toBeUndefined();
+    // exact where a float is not: 0.29 MHz × 10^6 is 289999.99… in binary floating point
+    expect(mhzToHz("0.29")).toBe(290_000);
+    // finer than 1 Hz is not a kernel figure
+    expect(mhzToHz("2400.1234567")).toBeUndefined();
   });
 
   it("recognises the TSC messages old and new kernels print", () => {
@@ -160,6 +183,9 @@ describe.skipIf(!live)("x86-tsc on this machine (live)", () => {
     const a = src.now();
     const b = src.now();
     expect(b).toBeGreaterThanOrEqual(a);
+    // ticks → ns is core's shared conversion at the source's frequency
+    const reference = nanosecondConverter(src.frequencyHz);
+    fc.assert(fc.property(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), (t) => src.toNanoseconds(t) === reference.toNanoseconds(t)));
     expect(src.toNanoseconds(BigInt(src.frequencyHz))).toBeGreaterThan(999_000_000n);
     expect(src.toNanoseconds(BigInt(src.frequencyHz))).toBeLessThan(1_001_000_000n);
   });

@@ -22,15 +22,22 @@ Options:
   --vcpu N             use vCPU N's parameters (needed only where vCPUs differ)
   --epoch K            use epoch K for every value instead of choosing by value
   --jsonl-field NAME   input is JSON lines: rewrite field NAME (a decimal string or
-                       a non-negative integer) of each line's top-level object,
-                       leaving the rest of the line untouched
+                       a non-negative integer, read exactly at any size up to
+                       2^64-1) of each line's top-level object, leaving the rest
+                       of the line untouched; a line naming the field twice is
+                       an error
   --skip-invalid       pass lines that cannot be converted through unchanged and
                        count them on stderr, instead of stopping with exit 2
   -h, --help           show this help
 `;
 
-/** The span of a top-level field's value in a JSON object's text, found without re-serializing. */
-function fieldValueSpan(line: string, name: string): { start: number; end: number } | undefined {
+/**
+ * The spans of every value of a top-level field in a JSON object's text, found
+ * without re-serializing (the line must already be valid JSON). Every one, not
+ * the first: a duplicated key is legal JSON text, and JSON.parse keeps the last.
+ */
+function fieldValueSpans(line: string, name: string): { start: number; end: number }[] | undefined {
+  const spans: { start: number; end: number }[] = [];
   let i = 0;
   const n = line.length;
   const ws = () => {
@@ -70,6 +77,8 @@ function fieldValueSpan(line: string, name: string): { start: number; end: numbe
   ws();
   if (line[i] !== "{") return undefined;
   i++;
+  ws();
+  if (line[i] === "}") return spans;
   for (;;) {
     ws();
     if (line[i] !== '"') return undefined;
@@ -82,8 +91,9 @@ function fieldValueSpan(line: string, name: string): { start: number; end: numbe
     ws();
     const start = i;
     skipValue();
-    if (key === name) return { start, end: i };
+    if (key === name) spans.push({ start, end: i });
     ws();
+    if (line[i] === "}") return spans;
     if (line[i] !== ",") return undefined;
     i++;
   }
@@ -184,17 +194,23 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       }
       if (typeof obj !== "object" || obj === null || Array.isArray(obj)) throw lineError(lineNumber, "not a JSON object");
       if (!Object.hasOwn(obj, field)) throw lineError(lineNumber, `no field ${JSON.stringify(field)}`);
-      const raw = (obj as Record<string, unknown>)[field];
-      let v: bigint;
-      if (typeof raw === "string" && /^(0|[1-9][0-9]*)$/.test(raw) && BigInt(raw) <= U64_MAX) v = BigInt(raw);
-      else if (typeof raw === "number" && Number.isSafeInteger(raw) && raw >= 0) v = BigInt(raw);
-      else throw lineError(lineNumber, `field ${JSON.stringify(field)} is not a u64 (a decimal string or a safe non-negative integer): ${JSON.stringify(raw)?.slice(0, 40)}`);
-      const span = fieldValueSpan(line, field);
-      if (!span) throw lineError(lineNumber, `field ${JSON.stringify(field)} not found at the top level`);
+      const spans = fieldValueSpans(line, field);
+      if (!spans || spans.length === 0) throw lineError(lineNumber, `field ${JSON.stringify(field)} not found at the top level`);
+      // JSON.parse kept the last of duplicated keys; which one the writer meant is anyone's guess.
+      if (spans.length > 1) throw lineError(lineNumber, `field ${JSON.stringify(field)} appears ${spans.length} times`);
+      const span = spans[0] as { start: number; end: number };
+      // The value's own text, never a float: a number stays exact above 2^53 and 4.0000000000000001 is not 4.
+      const rawText = line.slice(span.start, span.end);
+      const quoted = rawText.startsWith('"');
+      const digits = quoted ? rawText.slice(1, -1) : rawText;
+      if (!/^(0|[1-9][0-9]*)$/.test(digits) || (quoted && !rawText.endsWith('"')) || BigInt(digits) > U64_MAX) {
+        throw lineError(lineNumber, `field ${JSON.stringify(field)} is not a u64 (a decimal string or a non-negative integer, at most 2^64-1): ${rawText.slice(0, 40)}`);
+      }
+      const v = BigInt(digits);
       const c = convertOne(convert, v, lineNumber, toName);
       if (c.ambiguous) ambiguous++;
       // Same JSON type as the input: a string stays a string; a number stays a number, with every digit exact.
-      const replacement = typeof raw === "string" ? `"${c.value}"` : c.value.toString();
+      const replacement = quoted ? `"${c.value}"` : c.value.toString();
       await out.push(`${line.slice(0, span.start)}${replacement}${line.slice(span.end)}\n`);
     } catch (e) {
       if (!skip || !isClocksourceError(e)) {
