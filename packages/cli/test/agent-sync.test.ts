@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildMappingFile, parseMappingFile, resolveMapping, serializeMappingFile } from "@clocksource/core";
-import { paravirtCodec } from "@clocksource/paravirt";
+import { ABSOLUTE_MAX_PAYLOAD, decodeWelcome, encodeFrame, encodeHello, encodeTimeRequest, FrameDecoder, MSG, paravirtCodec, type Frame } from "@clocksource/paravirt";
 import { kvmTscCodec } from "@clocksource/x86";
 import { mappingKinds } from "../src/mapping-kinds.js";
 import { CLI_BIN, runCli } from "../../../test/support/run-cli.js";
@@ -48,12 +49,49 @@ async function startAgent(args: string[]): Promise<RunningAgent> {
   };
 }
 
-async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
+async function waitFor(cond: () => boolean, ms = 5000, what = "condition"): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
+    if (Date.now() > end) throw new Error(`${what}: not met in time`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * Plays a guest on a line the agent serves (the VMM's side of a chardev):
+ * HELLO → WELCOME, then one TIME_REQUEST → TIME_RESPONSE. Returns the WELCOME's announced payload limit.
+ */
+async function guestExchange(line: Socket): Promise<number> {
+  const dec = new FrameDecoder({ maxPayloadBytes: 1 << 20, resync: true });
+  const frames: Frame[] = [];
+  const onData = (c: Buffer) => {
+    for (const e of dec.push(c)) if (e.frame) frames.push(e.frame);
+  };
+  line.on("data", onData);
+  try {
+    line.write(encodeFrame(MSG.hello, 11, encodeHello({ minVersion: 1, maxVersion: 1, maxPayloadBytes: 4096, clientNonce: Buffer.alloc(16, 7) })));
+    await waitFor(() => frames.some((f) => f.seq === 11), 10_000, "WELCOME");
+    const welcome = frames.find((f) => f.seq === 11) as Frame;
+    expect(welcome.type).toBe(MSG.welcome);
+    line.write(encodeFrame(MSG.timeRequest, 12, encodeTimeRequest(42n)));
+    await waitFor(() => frames.some((f) => f.seq === 12), 10_000, "TIME_RESPONSE");
+    expect(frames.find((f) => f.seq === 12)?.type).toBe(MSG.timeResponse);
+    return decodeWelcome(welcome.payload).maxPayloadBytes;
+  } finally {
+    line.off("data", onData);
+  }
+}
+
+function listenUnix(path: string, onConnection: (s: Socket) => void): Promise<Server> {
+  rmSync(path, { force: true });
+  const server = createServer((s) => {
+    s.on("error", () => undefined);
+    onConnection(s);
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(path, () => resolve(server));
+  });
 }
 
 function sync(args: string[], env: Record<string, string> = {}) {
@@ -158,6 +196,41 @@ describe("clocksource agent + sync (subprocesses)", () => {
   });
 });
 
+describe("clocksource agent --connect (subprocess)", () => {
+  it("stays up when the VMM drops the line and restarts: reconnects and serves again", async () => {
+    const path = join(tmp, "vmm.sock");
+    const lines: Socket[] = [];
+    let vmm = await listenUnix(path, (s) => lines.push(s));
+    const a = await startAgent(["--connect", `unix:${path}`, "--max-frame", String(ABSOLUTE_MAX_PAYLOAD)]);
+    const alive = () => a.child.exitCode === null && a.child.signalCode === null;
+    try {
+      await waitFor(() => lines.length === 1, 10_000, "the agent's connection");
+      expect(await guestExchange(lines[0] as Socket)).toBe(ABSOLUTE_MAX_PAYLOAD);
+      // The VMM goes away: its end of the line and its listener both close.
+      (lines[0] as Socket).destroy();
+      await new Promise<void>((r) => vmm.close(() => r()));
+      await waitFor(() => /cannot connect: .*; retrying in \d+ ms/.test(a.stderr()) || !alive(), 15_000, "a retry (or the agent's exit)");
+      expect(alive(), a.stderr()).toBe(true);
+      expect(a.stderr()).toMatch(/closed; reopening/);
+      // The VMM is back: the agent connects again and serves.
+      vmm = await listenUnix(path, (s) => lines.push(s));
+      await waitFor(() => lines.length === 2 || !alive(), 20_000, "the agent's new connection (or its exit)");
+      expect(alive(), a.stderr()).toBe(true);
+      expect(await guestExchange(lines[1] as Socket)).toBe(ABSOLUTE_MAX_PAYLOAD);
+      // And once more without a listener gap: only the line drops.
+      (lines[1] as Socket).destroy();
+      await waitFor(() => lines.length === 3 || !alive(), 20_000, "the third connection (or the agent's exit)");
+      expect(alive(), a.stderr()).toBe(true);
+      await guestExchange(lines[2] as Socket);
+    } finally {
+      // (A dead agent has already failed the test above, with its log.)
+      if (alive()) expect(await a.stop()).toBe(0);
+      for (const l of lines) l.destroy();
+      vmm.close();
+    }
+  });
+});
+
 describe("clocksource agent security and exact mappings (subprocesses)", () => {
   it("with --token-file, a client without the token is refused and one with it syncs", async () => {
     const token = join(tmp, "token");
@@ -211,6 +284,12 @@ describe("clocksource agent security and exact mappings (subprocesses)", () => {
     const cases: Array<[string[], RegExp]> = [
       [[], /give --listen ENDPOINT or --connect ENDPOINT/],
       [["--listen", "tcp:0.0.0.0:0"], /without a token/],
+      [["--listen", "tcp:some-host-name:0"], /refusing to listen on tcp:some-host-name:0 without a token/],
+      [["--connect", "tcp:192.0.2.1:7900"], /refusing to connect to tcp:192\.0\.2\.1:7900 without a token/],
+      [["--listen", `unix:${join(tmp, "y.sock")}`, "--max-frame", "0"], /--max-frame must be a whole number in 1\.\.16777216, got "0"/],
+      [["--listen", `unix:${join(tmp, "y.sock")}`, "--max-frame", "16777217"], /--max-frame must be a whole number in 1\.\.16777216/],
+      [["--listen", `unix:${join(tmp, "y.sock")}`, "--max-frame", "5000000000"], /--max-frame must be a whole number in 1\.\.16777216/],
+      [["--listen", `unix:${join(tmp, "y.sock")}`, "--rate", "4294967296"], /--rate must be a whole number in 0\.\.4294967295/],
       [["--listen", "vsock:3:7900"], /bridge it with socat/],
       [["--listen", `unix:${join(tmp, "y.sock")}`, "--clock", "sundial"], /--clock must be monotonic or tsc/],
       [["--listen", `unix:${join(tmp, "y.sock")}`, "--mapping", join(tmp, "missing.json")], /cannot read --mapping/],

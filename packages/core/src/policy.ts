@@ -10,6 +10,8 @@ export interface SelectionPolicy {
   readonly requireExactMapping?: boolean;
   /** Where the paravirtual host agent listens (`CLOCKSOURCE_AGENT`), e.g. `unix:/run/clocksource.sock`. */
   readonly agentEndpoint?: string;
+  /** The shared token the agent requires (`CLOCKSOURCE_AGENT_TOKEN_FILE`): a file path, never the token itself. */
+  readonly agentTokenFile?: string;
 }
 
 function list(v: string | undefined): string[] | undefined {
@@ -21,7 +23,7 @@ function list(v: string | undefined): string[] | undefined {
 /**
  * Reads a policy from the environment: `CLOCKSOURCE_BACKEND` (one id, or a
  * comma-separated preference list), `CLOCKSOURCE_EXCLUDE`,
- * `CLOCKSOURCE_REQUIRE_EXACT` (`1`/`true`/`yes` or `0`/`false`/`no`) and `CLOCKSOURCE_AGENT`.
+ * `CLOCKSOURCE_REQUIRE_EXACT` (`1`/`true`/`yes` or `0`/`false`/`no`), `CLOCKSOURCE_AGENT` and `CLOCKSOURCE_AGENT_TOKEN_FILE`.
  * @throws ClocksourceError `INVALID_ARGUMENT` on an unreadable boolean
  */
 export function policyFromEnv(env: Record<string, string | undefined> = process.env): SelectionPolicy {
@@ -38,6 +40,8 @@ export function policyFromEnv(env: Record<string, string | undefined> = process.
   }
   const agent = env.CLOCKSOURCE_AGENT?.trim();
   if (agent) out.agentEndpoint = agent;
+  const tokenFile = env.CLOCKSOURCE_AGENT_TOKEN_FILE?.trim();
+  if (tokenFile) out.agentTokenFile = tokenFile;
   return out;
 }
 

@@ -48,6 +48,8 @@ export class AgentSession {
   private state: State = "hello";
   private serverNonce: Buffer = Buffer.alloc(SERVER_NONCE_BYTES);
   private clientNonce: Buffer = Buffer.alloc(0);
+  /** The largest payload the client said (in HELLO) it accepts. */
+  private clientMaxPayload = 0;
   private version: number = PROTOCOL_VERSION.max;
   private tokens: number;
   private lastRefill: number;
@@ -112,7 +114,13 @@ export class AgentSession {
   private onData(chunk: Buffer): void {
     // The receive stamp is taken first: it only has to fall between the
     // client's send and receive times, and the earlier the tighter.
-    const hostReceive = this.config.clock.now();
+    let hostReceive: bigint;
+    try {
+      hostReceive = this.config.clock.now();
+    } catch (e) {
+      this.internalError("reading the host clock", e, 0);
+      return;
+    }
     if (this.closing) return;
     const wasMid = this.decoder.midFrame;
     const events = this.decoder.push(chunk);
@@ -200,8 +208,27 @@ export class AgentSession {
     } catch (e) {
       if (e instanceof Unexpected) this.fail(ERROR_CODE.unexpectedMessage, e.message, f.seq);
       else if (e instanceof ProtocolViolation) this.fail(ERROR_CODE.badFrame, e.message, f.seq);
-      else this.fail(ERROR_CODE.internal, `internal error: ${(e as Error)?.message ?? String(e)}`, f.seq);
+      else this.internalError(`answering a ${messageName(f.type)} frame`, e, f.seq);
     }
+  }
+
+  /**
+   * True once the peer has proved it holds the token. Only such a peer may
+   * read details of the agent's own failures (paths, errno texts); anyone
+   * else gets a generic message and the details go to the log.
+   */
+  private get peerAuthenticated(): boolean {
+    return this.state === "ready" && this.config.token !== null;
+  }
+
+  private internalError(what: string, e: unknown, seq: number): void {
+    const detail = `internal error ${what}: ${(e as Error)?.message ?? String(e)}`;
+    if (this.peerAuthenticated) {
+      this.fail(ERROR_CODE.internal, detail, seq);
+      return;
+    }
+    this.config.log(`${this.label}: ${detail}`);
+    this.fail(ERROR_CODE.internal, "internal error in the agent (details are in its log)", seq);
   }
 
   private onHello(f: Frame): void {
@@ -213,6 +240,7 @@ export class AgentSession {
     }
     this.version = version;
     this.clientNonce = hello.clientNonce;
+    this.clientMaxPayload = hello.maxPayloadBytes;
     this.createdAt = Date.now();
     const auth = this.config.token !== null;
     this.serverNonce = auth ? newServerNonce() : Buffer.alloc(SERVER_NONCE_BYTES);
@@ -246,7 +274,9 @@ export class AgentSession {
     try {
       text = this.config.mapping?.() ?? null;
     } catch (e) {
-      this.sendError(ERROR_CODE.internal, `the mapping file cannot be read: ${(e as Error).message}`, seq, false);
+      const detail = `the mapping file cannot be read: ${(e as Error)?.message ?? String(e)}`;
+      if (!this.peerAuthenticated) this.config.log(`${this.label}: ${detail}`);
+      this.sendError(ERROR_CODE.internal, this.peerAuthenticated ? detail : "the mapping cannot be served now (details are in the agent's log)", seq, false);
       return;
     }
     if (text === null) {
@@ -254,6 +284,11 @@ export class AgentSession {
       return;
     }
     const payload = encodeMappingResponse(text);
+    if (payload.length > this.clientMaxPayload) {
+      // The client would refuse the frame from its header and drop the line.
+      this.sendError(ERROR_CODE.frameTooLarge, `the mapping response is ${payload.length} bytes, more than the ${this.clientMaxPayload} bytes this client accepts (its HELLO); connect with a larger limit`, seq, false);
+      return;
+    }
     this.send(encodeFrame(MSG.mappingResponse, seq, payload, this.version));
   }
 

@@ -1,11 +1,11 @@
 import { chmodSync, lstatSync, statSync, unlinkSync } from "node:fs";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { ClocksourceError } from "@clocksource/core";
+import { ClocksourceError, describeErrno } from "@clocksource/core";
 import { AgentSession, type SessionConfig } from "./agent-session.js";
-import { formatEndpoint, isLoopbackHost, type Endpoint } from "./endpoint.js";
+import { formatEndpoint, isLoopbackHost, literalTcpHost, type Endpoint } from "./endpoint.js";
 import { monotonicHostClock, type HostClock } from "./host-clock.js";
-import { encodeFrame, MSG, PROTOCOL_VERSION } from "./protocol/frame.js";
+import { ABSOLUTE_MAX_PAYLOAD, encodeFrame, MSG, PROTOCOL_VERSION } from "./protocol/frame.js";
 import { encodeError, ERROR_CODE } from "./protocol/messages.js";
 import { connectSocket, openDevice, OpenError } from "./transport.js";
 
@@ -17,11 +17,11 @@ export interface AgentOptions {
   readonly token?: Buffer | null;
   /** Returns the exact mapping file's text to serve, or null when there is none. */
   readonly mapping?: (() => string | null) | null;
-  /** Largest request payload accepted (default 4096 bytes). */
+  /** Largest request payload accepted, 1..{@link ABSOLUTE_MAX_PAYLOAD} (default 4096 bytes). */
   readonly maxPayloadBytes?: number;
   /** Socket sessions served at once (default 512); more are refused with a `busy` error frame. */
   readonly maxConnections?: number;
-  /** Frames per second one session may send (default 10000; 0 = no limit). */
+  /** Frames per second one session may send, 0..2^32−1 (default 10000; 0 = no limit). */
   readonly rateLimitPerSecond?: number;
   /** A socket session with no complete frame for this long is closed (default 60 s). */
   readonly idleTimeoutMs?: number;
@@ -31,7 +31,7 @@ export interface AgentOptions {
   readonly handshakeTimeoutMs?: number;
   /** Queued output above which a peer that does not read is dropped (default 1 MiB). */
   readonly maxWriteBufferBytes?: number;
-  /** Allow a TCP listener on a non-loopback address without a token. */
+  /** Allow a TCP listener on (or a `connect` to) a non-loopback address without a token. */
   readonly allowRemoteWithoutToken?: boolean;
   /** Receives one line per notable event (refused, closed, errors). */
   readonly log?: (line: string) => void;
@@ -71,14 +71,19 @@ export class HostAgent {
   private nextId = 1;
   private closed = false;
 
+  /**
+   * @throws ClocksourceError `INVALID_ARGUMENT` for a limit the protocol cannot
+   *   carry: `maxPayloadBytes` outside 1..{@link ABSOLUTE_MAX_PAYLOAD}, or
+   *   `rateLimitPerSecond` outside 0..2^32−1 (both are announced in WELCOME)
+   */
   constructor(options: AgentOptions = {}) {
     const log = options.log ?? (() => undefined);
     this.config = {
       clock: options.clock ?? monotonicHostClock,
       token: options.token ?? null,
       mapping: options.mapping ?? null,
-      maxPayloadBytes: options.maxPayloadBytes ?? 4096,
-      rateLimitPerSecond: options.rateLimitPerSecond ?? 10_000,
+      maxPayloadBytes: checkedLimit("maxPayloadBytes", options.maxPayloadBytes ?? 4096, 1, ABSOLUTE_MAX_PAYLOAD),
+      rateLimitPerSecond: checkedLimit("rateLimitPerSecond", options.rateLimitPerSecond ?? 10_000, 0, 0xffff_ffff),
       idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
       frameTimeoutMs: options.frameTimeoutMs ?? 5_000,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5_000,
@@ -127,11 +132,18 @@ export class HostAgent {
   /**
    * Connects to where a VMM listens (QEMU `-chardev socket,server=on` behind a
    * virtio-serial port) and serves that connection as a line, reconnecting
-   * with back-off when it drops.
-   * @throws ClocksourceError `IO_ERROR` when the first connection fails
+   * with back-off when it drops. While it does, the process stays alive (as
+   * it does for a listener) until {@link close}.
+   * @throws ClocksourceError `INVALID_ARGUMENT` (a non-loopback TCP address
+   *   without a token), `IO_ERROR` when the first connection fails
    */
   async connect(endpoint: Endpoint): Promise<void> {
     if (this.closed) throw new ClocksourceError("INVALID_ARGUMENT", "the agent is closed");
+    if (endpoint.kind === "tcp") {
+      const host = literalTcpHost(endpoint.host);
+      this.checkTcpExposure("connect to", host, endpoint.port);
+      endpoint = { kind: "tcp", host, port: endpoint.port };
+    }
     await this.serveLine(endpoint, false);
   }
 
@@ -202,13 +214,24 @@ export class HostAgent {
     return { endpoint: { kind: "unix", path }, mode: statSync(path).mode & 0o777 };
   }
 
-  private async listenTcp(host: string, port: number): Promise<ListenInfo> {
-    if (!isLoopbackHost(host) && this.config.token === null && !this.allowRemote) {
-      throw new ClocksourceError(
-        "INVALID_ARGUMENT",
-        `refusing to listen on tcp:${host}:${port} without a token: anyone who can reach it could query this host's clock; use --token-file FILE (or bind to 127.0.0.1)`,
-      );
-    }
+  /**
+   * The one rule for TCP, listening or connecting: a non-loopback address
+   * carries the host's clock to whoever can reach it, so it needs a token
+   * (or an explicit `allowRemoteWithoutToken`). `host` must already be literal
+   * ({@link literalTcpHost}): a name is not trusted to resolve to loopback.
+   */
+  private checkTcpExposure(verb: "listen on" | "connect to", host: string, port: number): void {
+    if (isLoopbackHost(host) || this.config.token !== null || this.allowRemote) return;
+    const where = formatEndpoint({ kind: "tcp", host, port });
+    throw new ClocksourceError(
+      "INVALID_ARGUMENT",
+      `refusing to ${verb} ${where} without a token: anyone who can reach it could query this host's clock; use --token-file FILE (or a loopback address such as 127.0.0.1), or --insecure-remote`,
+    );
+  }
+
+  private async listenTcp(requestedHost: string, port: number): Promise<ListenInfo> {
+    const host = literalTcpHost(requestedHost);
+    this.checkTcpExposure("listen on", host, port);
     let server: Server;
     try {
       server = await this.startServer("tcp", (s) => s.listen({ host, port }));
@@ -248,6 +271,11 @@ export class HostAgent {
     };
     let delay = 100;
     const start = (stream: Duplex) => {
+      if (stopped || this.closed) {
+        // Closed while this connection was being made: it must not linger.
+        stream.destroy();
+        return;
+      }
       delay = 100;
       current = this.serveStream(stream, "line", `line ${where}`);
       stream.once("close", () => {
@@ -265,7 +293,8 @@ export class HostAgent {
           schedule();
         });
       }, delay);
-      timer.unref();
+      // Deliberately not unref'd: between two connections this timer is all
+      // that keeps the process (e.g. `agent --connect` alone) alive.
     };
     let first: Duplex;
     try {
@@ -318,8 +347,15 @@ function ioError(what: string, e: unknown): ClocksourceError {
     : err?.code === "EACCES" ? "permission denied"
     : err?.code === "ENOENT" ? "no such directory"
     : err?.code === "EADDRNOTAVAIL" ? "address not available on this machine"
-    : (err?.message ?? String(e));
+    : describeErrno(e);
   return new ClocksourceError("IO_ERROR", `${what}: ${why}`, { cause: e });
+}
+
+function checkedLimit(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ClocksourceError("INVALID_ARGUMENT", `${name} must be a whole number in ${min}..${max}, got ${value}`);
+  }
+  return value;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
-import { ClocksourceError } from "@clocksource/core";
+import { ClocksourceError, describeErrno } from "@clocksource/core";
 import { CLIENT_NONCE_BYTES, SERVER_NONCE_BYTES } from "./protocol/messages.js";
 
 /**
@@ -61,7 +61,7 @@ export function loadTokenFile(path: string): LoadedToken {
     raw = readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ClocksourceError("INVALID_ARGUMENT", `cannot read token file ${path}: ${code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : (e as Error).message}`);
+    throw new ClocksourceError("INVALID_ARGUMENT", `cannot read token file ${path}: ${code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : describeErrno(e)}`);
   }
   let end = raw.length;
   while (end > 0 && [0x0a, 0x0d, 0x20, 0x09].includes(raw[end - 1] as number)) end--;

@@ -5,14 +5,14 @@ import { fileURLToPath } from "node:url";
 import {
   ClocksourceError,
   clockDomain,
-  nanosecondScale,
+  nanosecondConverter,
   RATING,
-  ticksToNanoseconds,
   unusable,
   type BackendContext,
   type BackendVerdict,
   type ClockBackend,
   type ClockSource,
+  type SelectionPolicy,
 } from "@clocksource/core";
 import { formatEndpoint, parseEndpoint } from "./endpoint.js";
 import { errorBoundAt, offsetAt, type Estimate, type Exchange } from "./estimator.js";
@@ -38,6 +38,31 @@ export type AgentProbe =
 /** Environment variable naming the token file the backend authenticates with. */
 export const AGENT_TOKEN_ENV = "CLOCKSOURCE_AGENT_TOKEN_FILE";
 
+/**
+ * The selection policy as this backend reads it: core's policy, plus the
+ * token file that goes with `agentEndpoint`. Pass it as the container's
+ * `policy` (`createClockContainer({ policy: { agentEndpoint, agentTokenFile } })`);
+ * core's merge keeps the extra field.
+ */
+export interface ParavirtPolicy extends SelectionPolicy {
+  /** The token file for the agent at `agentEndpoint` (like `sync --token-file`). */
+  readonly agentTokenFile?: string;
+}
+
+/**
+ * The token file for the policy's agent. It comes from the policy; failing
+ * that, from `CLOCKSOURCE_AGENT_TOKEN_FILE` only when the endpoint itself is
+ * this process's `CLOCKSOURCE_AGENT` — the two variables are one setting.
+ * An endpoint given in code (or read from another environment map) never
+ * picks up a token file from this process's environment behind its back.
+ */
+export function agentTokenFileFor(policy: ParavirtPolicy, env: Record<string, string | undefined> = process.env): string | undefined {
+  if (policy.agentTokenFile) return policy.agentTokenFile;
+  const fromEnv = env[AGENT_TOKEN_ENV]?.trim();
+  if (!fromEnv || !policy.agentEndpoint) return undefined;
+  return env.CLOCKSOURCE_AGENT?.trim() === policy.agentEndpoint ? fromEnv : undefined;
+}
+
 export interface AgentProbeOptions {
   readonly tokenFile?: string;
   /** Exchanges in the probe session (default 48). */
@@ -51,7 +76,9 @@ export interface AgentProbeOptions {
 
 function childScript(): string | undefined {
   const dir = dirname(fileURLToPath(import.meta.url));
-  // From dist/ the script is beside us; from src/ (tests run sources) use the build.
+  // From dist/ the script is beside us. From src/ (vitest runs sources) the
+  // child still needs JavaScript: the build's, which the backend tests check
+  // is not older than the sources (and `npm test` builds first).
   return [join(dir, "sync-child.js"), join(dir, "../dist/sync-child.js")].find((p) => existsSync(p));
 }
 
@@ -103,7 +130,8 @@ export function paravirtClockSource(probe: Extract<AgentProbe, { ok: true }>, gu
   const est = probe.estimate;
   const hz = probe.hostFrequencyHz;
   const isNs = hz === 1_000_000_000n;
-  const scale = isNs ? null : nanosecondScale(Number(hz));
+  // Kernel mult/shift up to 2^32−1 Hz, exact division above (fast TSCs).
+  const converter = nanosecondConverter(hz);
   const toHost = (g: bigint): bigint => {
     const ns = g + offsetAt(est, g);
     return isNs ? ns : floorDiv(ns * hz, 1_000_000_000n);
@@ -120,7 +148,7 @@ export function paravirtClockSource(probe: Extract<AgentProbe, { ok: true }>, gu
       if (v < 0n) throw new ClocksourceError("OUT_OF_RANGE", "the estimated host time is negative");
       return v;
     },
-    toNanoseconds: (ticks: bigint) => (scale ? ticksToNanoseconds(ticks, scale) : ticks),
+    toNanoseconds: (ticks: bigint) => converter.toNanoseconds(ticks),
     errorBoundNs: (guestNs?: bigint) => errorBoundAt(est, guestNs ?? guestClock()),
   };
 }
@@ -128,7 +156,8 @@ export function paravirtClockSource(probe: Extract<AgentProbe, { ok: true }>, gu
 /**
  * The paravirtual backend: host time estimated over a byte stream from a host
  * agent (`clocksource agent`). Usable only when an endpoint is configured
- * (`policy.agentEndpoint`, i.e. `CLOCKSOURCE_AGENT`) and the agent answers a
+ * (`policy.agentEndpoint`, i.e. `CLOCKSOURCE_AGENT`; its token file from
+ * {@link agentTokenFileFor}) and the agent answers a
  * short sync session, run in a child process with a hard time limit because
  * `assess` is synchronous (docs/paravirt.md). The result is cached, so
  * `create` uses the same session.
@@ -138,12 +167,13 @@ export class ParavirtBackend implements ClockBackend {
   readonly description = "host time estimated from a host agent over a byte stream (clocksource agent), with an error bound";
   private readonly cache = new Map<string, AgentProbe>();
 
-  private probe(endpoint: string): AgentProbe {
-    let p = this.cache.get(endpoint);
+  private probe(policy: ParavirtPolicy, endpoint: string): AgentProbe {
+    const tokenFile = agentTokenFileFor(policy);
+    const key = `${endpoint}\0${tokenFile ?? ""}`;
+    let p = this.cache.get(key);
     if (!p) {
-      const tokenFile = process.env[AGENT_TOKEN_ENV];
       p = probeAgentSync(endpoint, tokenFile ? { tokenFile } : {});
-      this.cache.set(endpoint, p);
+      this.cache.set(key, p);
     }
     return p;
   }
@@ -151,7 +181,7 @@ export class ParavirtBackend implements ClockBackend {
   assess(context: BackendContext): BackendVerdict {
     const endpoint = context.policy.agentEndpoint;
     if (!endpoint) return unusable(["no agent endpoint configured (set CLOCKSOURCE_AGENT=unix:PATH | tcp:HOST:PORT | serial:PATH)"], "estimated");
-    const p = this.probe(endpoint);
+    const p = this.probe(context.policy, endpoint);
     if (!p.ok) return unusable([`the agent at ${p.endpoint} did not answer: ${p.reason}`], "estimated");
     const e = p.estimate;
     const reasons = [
@@ -166,7 +196,7 @@ export class ParavirtBackend implements ClockBackend {
   create(context: BackendContext): ParavirtClockSource {
     const endpoint = context.policy.agentEndpoint;
     if (!endpoint) throw new ClocksourceError("BACKEND_UNUSABLE", "paravirt: no agent endpoint configured (CLOCKSOURCE_AGENT)");
-    const p = this.probe(endpoint);
+    const p = this.probe(context.policy, endpoint);
     if (!p.ok) throw new ClocksourceError("BACKEND_UNUSABLE", `paravirt: the agent at ${p.endpoint} did not answer: ${p.reason}`);
     return paravirtClockSource(p);
   }

@@ -1,4 +1,4 @@
-import { isIP } from "node:net";
+import { BlockList, isIP } from "node:net";
 import { ClocksourceError } from "@clocksource/core";
 
 /**
@@ -69,8 +69,29 @@ export function formatEndpoint(e: Endpoint): string {
   return `${e.kind}:${e.path}`;
 }
 
-/** True for addresses only this machine can reach: 127.0.0.0/8, ::1, `localhost`. */
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");
+LOOPBACK.addAddress("::1", "ipv6");
+
+/**
+ * True for literal addresses only this machine can reach: 127.0.0.0/8, ::1
+ * (in any spelling) and IPv4-mapped 127.x. A host *name* is never trusted,
+ * not even `localhost`: what it resolves to is up to the resolver
+ * (/etc/hosts, DNS). Bind or connect through {@link literalTcpHost}, which
+ * turns `localhost` into 127.0.0.1 before this check.
+ */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase();
-  return h === "localhost" || h === "::1" || /^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$/.test(h) || h === "::ffff:127.0.0.1";
+  const family = isIP(host);
+  if (family === 4) return LOOPBACK.check(host, "ipv4");
+  if (family === 6) return LOOPBACK.check(host, "ipv6");
+  return false;
+}
+
+/**
+ * The host to bind or connect to: `localhost` becomes the literal 127.0.0.1,
+ * so the address used is the one checked (never a name that resolves to
+ * something else); every other host is returned unchanged.
+ */
+export function literalTcpHost(host: string): string {
+  return host.toLowerCase() === "localhost" ? DEFAULT_TCP_HOST : host;
 }

@@ -1,6 +1,7 @@
 import { constants as fsConstants, promises as fsp, type Stats } from "node:fs";
 import { connect as netConnect, type Socket } from "node:net";
 import { Duplex } from "node:stream";
+import { describeErrno } from "@clocksource/core";
 import type { Endpoint } from "./endpoint.js";
 
 /** A byte stream to the peer, and what kind it is. */
@@ -27,7 +28,8 @@ export class OpenError extends Error {
   }
 }
 
-function describeErrno(e: unknown): { code: string | undefined; text: string } {
+/** Socket-specific wording for the errors a connect or open meets; core's wording otherwise. */
+function describeOpenError(e: unknown): { code: string | undefined; text: string } {
   const err = e as NodeJS.ErrnoException;
   const code = err?.code;
   const text =
@@ -38,7 +40,7 @@ function describeErrno(e: unknown): { code: string | undefined; text: string } {
     : code === "EHOSTUNREACH" || code === "ENETUNREACH" ? "host unreachable"
     : code === "ENOTFOUND" || code === "EAI_AGAIN" ? "host name not found"
     : code === "EBUSY" ? "device busy"
-    : (err?.message ?? String(e));
+    : describeErrno(e);
   return { code, text };
 }
 
@@ -57,7 +59,7 @@ export function connectSocket(target: { path: string } | { host: string; port: n
     });
     socket.once("error", (e) => {
       clearTimeout(timer);
-      const d = describeErrno(e);
+      const d = describeOpenError(e);
       reject(new OpenError(d.text, d.code));
     });
   });
@@ -73,7 +75,7 @@ export async function openDevice(path: string): Promise<Duplex> {
   try {
     handle = await fsp.open(path, fsConstants.O_RDWR | fsConstants.O_NOCTTY);
   } catch (e) {
-    const d = describeErrno(e);
+    const d = describeOpenError(e);
     throw new OpenError(`cannot open ${path}: ${d.text}`, d.code);
   }
   const readable = handle.createReadStream({ autoClose: false, highWaterMark: 64 * 1024 });

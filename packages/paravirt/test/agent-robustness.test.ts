@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { existsSync, lstatSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -9,11 +11,18 @@ import {
   ERROR_CODE,
   HostAgent,
   isAgentError,
+  isLoopbackHost,
+  literalTcpHost,
+  monotonicHostClock,
   MSG,
+  ABSOLUTE_MAX_PAYLOAD,
   parseEndpoint,
   runSyncSession,
+  type Frame,
+  type HostClock,
 } from "../src/index.js";
-import { collectUntilClose, connectRaw, delayingProxy, sleep, tempDir } from "./net-helpers.js";
+import { isClocksourceError } from "@clocksource/core";
+import { collectUntilClose, connectRaw, delayingProxy, staleUnixSocket, tempDir, waitFor } from "./net-helpers.js";
 
 const TOKEN = Buffer.from("a-shared-secret-of-32-bytes-long!");
 
@@ -192,7 +201,7 @@ describe("the agent holds", () => {
       const c = await AgentClient.connect({ endpoint: `tcp:127.0.0.1:${proxy.port}`, token: TOKEN });
       await c.exchange();
       c.close();
-      await sleep(20);
+      await waitFor(() => proxy.closedConnections === 1, "the relayed connection to close");
       const wire = Buffer.concat(proxy.bytes);
       expect(wire.length).toBeGreaterThan(100);
       expect(wire.includes(TOKEN)).toBe(false);
@@ -202,16 +211,145 @@ describe("the agent holds", () => {
     }
   });
 
-  it("refuses a non-loopback TCP address without a token", async () => {
+  it("refuses a non-loopback TCP address without a token, to listen on or to connect to", async () => {
     const a = new HostAgent();
-    await expect(a.listen(parseEndpoint("tcp:0.0.0.0:0"))).rejects.toThrow(/without a token/);
+    await expect(a.listen(parseEndpoint("tcp:0.0.0.0:0"))).rejects.toThrow(/refusing to listen on tcp:0\.0\.0\.0:0 without a token/);
+    // Refused before any connection is tried (192.0.2.0/24 is TEST-NET-1).
+    await expect(a.connect(parseEndpoint("tcp:192.0.2.1:7900"))).rejects.toThrow(/refusing to connect to tcp:192\.0\.2\.1:7900 without a token/);
+    // A name is not trusted to resolve to loopback, whatever it is.
+    await expect(a.listen(parseEndpoint("tcp:loopback.example:0"))).rejects.toThrow(/without a token/);
     await a.close();
+    // With a token, or the explicit opt-in, the same address is allowed. (Connecting
+    // to 0.0.0.0 reaches this machine, yet the address is not loopback.)
+    const vmm = createServer((sock) => sock.on("error", () => undefined));
+    await new Promise<void>((r) => vmm.listen({ host: "0.0.0.0", port: 0 }, r));
+    const ep = parseEndpoint(`tcp:0.0.0.0:${(vmm.address() as { port: number }).port}`);
+    const agents = [new HostAgent({ token: TOKEN }), new HostAgent({ allowRemoteWithoutToken: true }), new HostAgent()];
+    try {
+      await agents[0]?.connect(ep);
+      await agents[1]?.connect(ep);
+      await expect(agents[2]?.connect(ep)).rejects.toThrow(/refusing to connect to tcp:0\.0\.0\.0:\d+ without a token/);
+    } finally {
+      for (const x of agents) await x.close();
+      await new Promise<void>((r) => vmm.close(() => r()));
+    }
   });
 
-  it("a second agent on a live socket is refused; a stale socket file is replaced", async () => {
+  it("`localhost` binds the literal 127.0.0.1; only literal loopback addresses count as loopback", async () => {
+    const a = new HostAgent();
+    try {
+      const info = await a.listen(parseEndpoint("tcp:localhost:0"));
+      expect(info.endpoint).toMatchObject({ kind: "tcp", host: "127.0.0.1" });
+    } finally {
+      await a.close();
+    }
+    expect(literalTcpHost("LocalHost")).toBe("127.0.0.1");
+    expect(literalTcpHost("10.1.2.3")).toBe("10.1.2.3");
+    for (const h of ["127.0.0.1", "127.200.3.4", "::1", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.2"]) expect(isLoopbackHost(h), h).toBe(true);
+    for (const h of ["localhost", "127.999.0.1", "127.0.0.1.example", "10.0.0.1", "0.0.0.0", "::", "::ffff:10.0.0.1", "::2"]) expect(isLoopbackHost(h), h).toBe(false);
+  });
+
+  it("refuses limits the protocol cannot carry, with a typed error", () => {
+    for (const maxPayloadBytes of [0, -1, 1.5, ABSOLUTE_MAX_PAYLOAD + 1, 2 ** 32]) {
+      let err: unknown;
+      try {
+        new HostAgent({ maxPayloadBytes });
+      } catch (e) {
+        err = e;
+      }
+      expect(isClocksourceError(err, "INVALID_ARGUMENT"), String(maxPayloadBytes)).toBe(true);
+      expect((err as Error).message).toMatch(/maxPayloadBytes must be a whole number in 1\.\.16777216/);
+    }
+    expect(() => new HostAgent({ rateLimitPerSecond: 2 ** 32 })).toThrow(/rateLimitPerSecond must be/);
+  });
+
+  it("the largest allowed --max-frame is announced as is and a HELLO is answered", async () => {
+    const a = new HostAgent({ maxPayloadBytes: ABSOLUTE_MAX_PAYLOAD, rateLimitPerSecond: 0xffff_ffff });
+    const p = join(tmp.dir, "max.sock");
+    await a.listen(parseEndpoint(`unix:${p}`));
+    try {
+      const c = await AgentClient.connect({ endpoint: `unix:${p}` });
+      expect(c.welcome.maxPayloadBytes).toBe(ABSOLUTE_MAX_PAYLOAD);
+      expect(c.welcome.rateLimitPerSecond).toBe(0xffff_ffff);
+      c.close();
+    } finally {
+      await a.close();
+    }
+  });
+
+  it("an internal failure tells an unauthenticated peer nothing but that it happened; the details go to the log", async () => {
+    let calls = 0;
+    // Calls: 1 = HELLO's receive stamp, 2 = the request's receive stamp, 3 = its transmit stamp.
+    const clock: HostClock = {
+      ...monotonicHostClock,
+      now: () => {
+        if (++calls === 3) throw new Error("secret detail: /var/lib/host-only/path");
+        return process.hrtime.bigint();
+      },
+    };
+    const own: string[] = [];
+    const a = new HostAgent({ clock, log: (l) => own.push(l), mapping: () => { throw new Error("EACCES: /etc/secret-mapping.json"); } });
+    const p = join(tmp.dir, "internal.sock");
+    await a.listen(parseEndpoint(`unix:${p}`));
+    try {
+      const s = await connectRaw({ path: p });
+      let welcomed!: () => void;
+      const welcome = new Promise<void>((r) => (welcomed = r));
+      const done = collectUntilClose(s, (f: Frame) => f.type === MSG.welcome && welcomed());
+      s.write(helloFrame());
+      await welcome;
+      s.write(encodeFrame(MSG.timeRequest, 2, encodeTimeRequest(1n)));
+      const { errors } = await done;
+      expect(errors[0]?.code).toBe(ERROR_CODE.internal);
+      expect(errors[0]?.message).toBe("internal error in the agent (details are in its log)");
+      expect(own.some((l) => /internal error answering a time-request frame: secret detail/.test(l))).toBe(true);
+
+      const c = await AgentClient.connect({ endpoint: `unix:${p}` });
+      const m = await c.fetchMapping().catch((x: unknown) => x);
+      expect((m as Error).message).toMatch(/internal: the mapping cannot be served now/);
+      expect((m as Error).message).not.toMatch(/secret/);
+      expect(own.some((l) => /the mapping file cannot be read: EACCES: \/etc\/secret-mapping\.json/.test(l))).toBe(true);
+      c.close();
+    } finally {
+      await a.close();
+    }
+  });
+
+  it("a peer that proved the token reads the details of a failure", async () => {
+    const a = new HostAgent({ token: TOKEN, mapping: () => { throw new Error("EACCES: /etc/mapping.json"); } });
+    const p = join(tmp.dir, "internal-auth.sock");
+    await a.listen(parseEndpoint(`unix:${p}`));
+    try {
+      const c = await AgentClient.connect({ endpoint: `unix:${p}`, token: TOKEN });
+      const m = await c.fetchMapping().catch((x: unknown) => x);
+      expect((m as Error).message).toMatch(/the mapping file cannot be read: EACCES: \/etc\/mapping\.json/);
+      c.close();
+    } finally {
+      await a.close();
+    }
+  });
+
+  it("a second agent on a live socket is refused", async () => {
     const a = new HostAgent();
     await expect(a.listen(parseEndpoint(`unix:${path}`))).rejects.toThrow(/another process is serving it/);
     await a.close();
+  });
+
+  it("a stale socket file (its agent was killed) is replaced, and the new agent serves", async () => {
+    const p = join(tmp.dir, "stale.sock");
+    staleUnixSocket(p);
+    // It is a socket file nobody answers on.
+    expect(lstatSync(p).isSocket()).toBe(true);
+    expect(await connectRaw({ path: p }).then(() => "connected", (e: NodeJS.ErrnoException) => e.code)).toBe("ECONNREFUSED");
+    const a = new HostAgent();
+    try {
+      const info = await a.listen(parseEndpoint(`unix:${p}`));
+      expect(info.mode).toBe(0o600);
+      await goodClientSyncs(p);
+    } finally {
+      await a.close();
+    }
+    expect(existsSync(p)).toBe(false);
   });
 
   it("close() says goodbye to open sessions and removes the socket file", async () => {
@@ -219,13 +357,14 @@ describe("the agent holds", () => {
     const p = join(tmp.dir, "bye.sock");
     await a.listen(parseEndpoint(`unix:${p}`));
     const s = await connectRaw({ path: p });
-    const done = collectUntilClose(s);
+    let welcomed!: () => void;
+    const welcome = new Promise<void>((r) => (welcomed = r));
+    const done = collectUntilClose(s, (f) => f.type === MSG.welcome && welcomed());
     s.write(helloFrame());
-    await sleep(30);
+    await welcome; // a session in progress, not a half-accepted connection
     await a.close();
     const r = await done;
     expect(r.errors[0]?.code).toBe(ERROR_CODE.shuttingDown);
-    const { existsSync } = await import("node:fs");
     expect(existsSync(p)).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from "node:fs";
 import { CapabilityProber, checkMappingParams, createClockContainer, FACT, parseMappingFile } from "@clocksource/core";
-import { formatEndpoint, HostAgent, loadTokenFile, monotonicHostClock, parseEndpoint, tscHostClock, type AgentOptions, type HostClock } from "@clocksource/paravirt";
+import { ABSOLUTE_MAX_PAYLOAD, formatEndpoint, HostAgent, loadTokenFile, monotonicHostClock, parseEndpoint, tscHostClock, type AgentOptions, type HostClock } from "@clocksource/paravirt";
 import { registerBundledBackends } from "../backend-packages.js";
 import { UsageError, type CliIo } from "../cli-io.js";
 import { mappingKinds } from "../mapping-kinds.js";
@@ -16,7 +16,8 @@ Runs until SIGTERM or SIGINT, then closes every session and removes its socket.
 
 Endpoints:
   unix:PATH         a Unix socket, created with mode 0600
-  tcp:HOST:PORT     TCP (tcp:PORT binds 127.0.0.1); a non-loopback HOST needs --token-file
+  tcp:HOST:PORT     TCP (tcp:PORT binds 127.0.0.1); a HOST that is not a loopback address
+                    (localhost means 127.0.0.1) needs --token-file, for --listen and --connect
   serial:PATH       a character device, or the Unix socket of a QEMU chardev, as one line
 
 Options:
@@ -30,22 +31,24 @@ Options:
   --clock CLOCK        monotonic (default) or tsc (needs @clocksource/native)
   --tsc-hz HZ          TSC frequency for --clock tsc (default: x86.tsc_frequency_hz as probed)
   --max-connections N  sessions served at once (default 512)
-  --rate N             frames per second per session (default 10000; 0 = no limit)
+  --rate N             frames per second per session (default 10000; 0 = no limit; ≤ 4294967295)
   --idle-timeout SEC   close a socket session idle this long (default 60)
   --frame-timeout SEC  a started frame must complete within this (default 5)
-  --max-frame BYTES    largest request payload (default 4096)
-  --insecure-remote    allow a non-loopback TCP address without a token
+  --max-frame BYTES    largest request payload, 1..${ABSOLUTE_MAX_PAYLOAD} (default 4096)
+  --insecure-remote    allow a non-loopback TCP address (listen or connect) without a token
   --quiet              log only start, stop and errors
   -h, --help           show this help
 
 Docs: docs/paravirt.md, docs/protocol.md
 `;
 
-function positiveNumber(name: string, v: string | undefined, dflt: number, opts: { integer?: boolean; allowZero?: boolean } = {}): number {
+function positiveNumber(name: string, v: string | undefined, dflt: number, opts: { integer?: boolean; allowZero?: boolean; max?: number } = {}): number {
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (v.trim() === "" || !Number.isFinite(n) || n < 0 || (n === 0 && !opts.allowZero) || (opts.integer && !Number.isInteger(n))) {
-    throw new UsageError(`agent: --${name} must be a ${opts.integer ? "whole " : ""}number ${opts.allowZero ? "≥ 0" : "> 0"}, got ${JSON.stringify(v)}`);
+  const max = opts.max ?? Number.MAX_SAFE_INTEGER;
+  if (v.trim() === "" || !Number.isFinite(n) || n < 0 || (n === 0 && !opts.allowZero) || (opts.integer && !Number.isInteger(n)) || n > max) {
+    const range = opts.max !== undefined ? ` in ${opts.allowZero ? 0 : 1}..${opts.max}` : ` ${opts.allowZero ? "≥ 0" : "> 0"}`;
+    throw new UsageError(`agent: --${name} must be a ${opts.integer ? "whole " : ""}number${range}, got ${JSON.stringify(v)}`);
   }
   return n;
 }
@@ -155,10 +158,10 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     token,
     mapping: values.mapping !== undefined ? mappingProvider(values.mapping, log) : null,
     maxConnections: positiveNumber("max-connections", values["max-connections"], 512, { integer: true }),
-    rateLimitPerSecond: positiveNumber("rate", values.rate, 10_000, { integer: true, allowZero: true }),
+    rateLimitPerSecond: positiveNumber("rate", values.rate, 10_000, { integer: true, allowZero: true, max: 0xffff_ffff }),
     idleTimeoutMs: positiveNumber("idle-timeout", values["idle-timeout"], 60) * 1000,
     frameTimeoutMs: positiveNumber("frame-timeout", values["frame-timeout"], 5) * 1000,
-    maxPayloadBytes: positiveNumber("max-frame", values["max-frame"], 4096, { integer: true }),
+    maxPayloadBytes: positiveNumber("max-frame", values["max-frame"], 4096, { integer: true, max: ABSOLUTE_MAX_PAYLOAD }),
     allowRemoteWithoutToken: values["insecure-remote"],
     log,
   };
