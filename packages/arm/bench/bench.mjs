@@ -8,20 +8,12 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DirectorySystemView, FactSet, ArchProbe, KernelClocksourceProbe } from "@clocksource/core";
 import { ArmCpuProbe, ArmTimerProbe, cntvoffMapping, findDeviceTreeTimers, guestToHost, hostToGuest, unavailableReader } from "../dist/index.js";
+import { bestOf as best } from "../../../bench/bench-kit.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, "..", "..", "..");
 const fmt = (x, d = 2) => x.toFixed(d);
 
-function best(runs, f) {
-  let min = Infinity;
-  for (let r = 0; r < runs; r++) {
-    const t0 = process.hrtime.bigint();
-    f();
-    min = Math.min(min, Number(process.hrtime.bigint() - t0));
-  }
-  return min;
-}
 
 // ------------------------------------------------------------ offset mapping
 const N = 1_000_000;

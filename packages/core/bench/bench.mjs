@@ -5,6 +5,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { bestOf } from "../../../bench/bench-kit.mjs";
 import { calcMultShift, scaleTicksBatch, scaleTicksReference, u64KernelsStatus } from "../dist/index.js";
 
 const N = Number(process.env.BENCH_N ?? 10_000_000);
@@ -24,15 +25,7 @@ function fill(n) {
 const input = fill(N);
 const out = new BigUint64Array(N);
 
-function best(fn, reps = 3) {
-  let min = Infinity;
-  for (let r = 0; r < reps; r++) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    min = Math.min(min, Number(process.hrtime.bigint() - t0));
-  }
-  return min / N;
-}
+const best = (fn, reps = 3) => bestOf(reps, fn) / N;
 
 const batchNs = best(() => scaleTicksBatch(input, scale, out));
 const refN = Math.min(N, 1_000_000);

@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildMappingFile, createClockContainer, ClockSelector, DirectorySystemView, serializeMappingFile } from "@clocksource/core";
 import { batchBackend, batchFallbackReason, kvmForward, kvmForwardBatch, kvmInverse, kvmInverseBatch, kvmTscCodec, nativeReader, register, X86TscBackend } from "../dist/index.js";
+import { bestOf as best } from "../../../bench/bench-kit.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, "..", "..", "..");
@@ -33,15 +34,6 @@ function xorChecksum(arr) {
   let lo = 0, hi = 0;
   for (let i = 0; i < w.length; i += 2) { lo ^= w[i]; hi ^= w[i + 1]; }
   return ((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0)).toString(16);
-}
-function best(runs, f) {
-  let min = Infinity;
-  for (let r = 0; r < runs; r++) {
-    const t0 = process.hrtime.bigint();
-    f();
-    min = Math.min(min, Number(process.hrtime.bigint() - t0));
-  }
-  return min;
 }
 
 // ---------------------------------------------------------------- batch vs C
