@@ -1,4 +1,4 @@
-import { calcMultShift, scaleTicksReference, type MultShift } from "./mult-shift.js";
+import { calcMultShift, type MultShift } from "./mult-shift.js";
 import type { ClockDomain } from "./domains.js";
 
 /**
@@ -29,9 +29,4 @@ export const DEFAULT_CONVERSION_RANGE_SECONDS = 600;
 export function nanosecondScale(frequencyHz: number, maxSeconds = DEFAULT_CONVERSION_RANGE_SECONDS): MultShift {
   if (frequencyHz === 1_000_000_000) return { mult: 1, shift: 0 };
   return calcMultShift(frequencyHz, 1_000_000_000, maxSeconds);
-}
-
-/** Converts ticks to ns with a source's scale; exact (see {@link scaleTicksReference}). */
-export function ticksToNanoseconds(ticks: bigint, scale: MultShift): bigint {
-  return scaleTicksReference(ticks, scale);
 }

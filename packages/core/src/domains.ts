@@ -25,5 +25,4 @@ export const DOMAIN = {
   guestCntvct: "guest.cntvct",
   hostMonotonic: "host.monotonic",
   guestMonotonic: "guest.monotonic",
-  monotonic: "monotonic",
 } as const;
