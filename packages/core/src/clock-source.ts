@@ -1,4 +1,4 @@
-import { calcMultShift, type MultShift } from "./mult-shift.js";
+import { calcMultShift, type MultShift } from "./math/mult-shift.js";
 import type { ClockDomain } from "./domains.js";
 
 /**

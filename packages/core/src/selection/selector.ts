@@ -1,10 +1,10 @@
 import { inject, injectable, injectAll } from "tsyringe";
 import { unusable, type BackendContext, type BackendVerdict, type ClockBackend, type MappingKind } from "./backend.js";
-import type { ClockSource } from "./clock-source.js";
-import { ClocksourceError } from "./errors.js";
-import type { FactSet } from "./facts.js";
+import type { ClockSource } from "../clock-source.js";
+import { ClocksourceError } from "../errors.js";
+import type { FactSet } from "../probing/facts.js";
 import { mergePolicies, type SelectionPolicy } from "./policy.js";
-import { CapabilityProber } from "./prober.js";
+import { CapabilityProber } from "../probing/prober.js";
 import { CLOCK_BACKEND, SELECTION_POLICY } from "./tokens.js";
 
 /** One backend's place in the ranking. */

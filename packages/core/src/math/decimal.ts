@@ -1,4 +1,4 @@
-import { ClocksourceError } from "./errors.js";
+import { ClocksourceError } from "../errors.js";
 
 const PLAIN_DECIMAL = /^([0-9]+)(?:\.([0-9]+))?$/;
 

@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync, type Stats } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { isAbsolute, join, normalize, resolve, sep } from "node:path";
-import { ClocksourceError } from "./errors.js";
+import { ClocksourceError } from "../errors.js";
 
 /** The result of reading something through a {@link SystemView}: never thrown, always explained. */
 export type ReadOutcome<T> =

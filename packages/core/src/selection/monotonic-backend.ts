@@ -1,8 +1,8 @@
 import { RATING, type BackendContext, type BackendVerdict, type ClockBackend } from "./backend.js";
-import type { ClockSource } from "./clock-source.js";
-import { clockDomain, DOMAIN } from "./domains.js";
-import { assertU64 } from "./u64.js";
-import { resolveVirtualization } from "./virtualization.js";
+import type { ClockSource } from "../clock-source.js";
+import { clockDomain, DOMAIN } from "../domains.js";
+import { assertU64 } from "../math/u64.js";
+import { resolveVirtualization } from "../probing/virtualization.js";
 
 /**
  * The OS monotonic clock (`CLOCK_MONOTONIC` through `process.hrtime.bigint()`),

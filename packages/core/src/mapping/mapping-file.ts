@@ -55,8 +55,8 @@
  */
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { ClocksourceError, isClocksourceError } from "./errors.js";
-import { U64_MAX, assertU64 } from "./u64.js";
+import { ClocksourceError, isClocksourceError } from "../errors.js";
+import { U64_MAX, assertU64 } from "../math/u64.js";
 
 /** The schema id of a mapping file; bumped on any incompatible change. */
 export const MAPPING_SCHEMA = "clocksource.mapping/v1";

@@ -1,4 +1,4 @@
-import { ClocksourceError } from "./errors.js";
+import { ClocksourceError } from "../errors.js";
 
 /** 2^64, the modulus of unsigned 64-bit arithmetic. */
 export const U64_MODULUS = 1n << 64n;

@@ -1,6 +1,6 @@
 import type { Fact, FactSet, FactValue } from "./facts.js";
 import { ARCHES, FACT, type ArchName, type HypervisorName } from "./fact-names.js";
-import type { Ranking } from "./selector.js";
+import type { Ranking } from "../selection/selector.js";
 import { resolveVirtualization, type VirtualizationRole } from "./virtualization.js";
 
 /** The schema id of {@link ProbeReport}; bumped on any incompatible change. */

@@ -1,5 +1,5 @@
-import { nanosecondScale } from "./clock-source.js";
-import { ClocksourceError } from "./errors.js";
+import { nanosecondScale } from "../clock-source.js";
+import { ClocksourceError } from "../errors.js";
 import { scaleTicksReference, type MultShift } from "./mult-shift.js";
 import { assertU64 } from "./u64.js";
 

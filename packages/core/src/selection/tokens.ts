@@ -1,7 +1,7 @@
 import type { InjectionToken } from "tsyringe";
 import type { ClockBackend } from "./backend.js";
-import type { CapabilityProbe } from "./probe.js";
-import type { SystemView } from "./system-view.js";
+import type { CapabilityProbe } from "../probing/probe.js";
+import type { SystemView } from "../probing/system-view.js";
 import type { SelectionPolicy } from "./policy.js";
 
 /** Register each backend under this token (many registrations; order breaks rating ties). */

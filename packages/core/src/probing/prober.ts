@@ -2,7 +2,7 @@ import { inject, injectable, injectAll } from "tsyringe";
 import { FactSet, unknownFact } from "./facts.js";
 import type { CapabilityProbe } from "./probe.js";
 import type { SystemView } from "./system-view.js";
-import { CAPABILITY_PROBE, SYSTEM_VIEW } from "./tokens.js";
+import { CAPABILITY_PROBE, SYSTEM_VIEW } from "../selection/tokens.js";
 
 /** Runs every registered probe over the system view, in registration order, and collects the facts. */
 @injectable()

@@ -1,4 +1,4 @@
-import { ClocksourceError } from "./errors.js";
+import { ClocksourceError } from "../errors.js";
 import { assertU64, wrapU64 } from "./u64.js";
 import { runChunked, u64Kernels } from "./wasm-u64-kernels.js";
 

@@ -1,4 +1,4 @@
-import { ClocksourceError } from "./errors.js";
+import { ClocksourceError } from "../errors.js";
 import { assertMultShift, scaleTicksReference, type MultShift } from "./mult-shift.js";
 import { LITTLE_ENDIAN } from "./u64-limbs.js";
 import { runChunked, u64Kernels } from "./wasm-u64-kernels.js";

@@ -1,12 +1,12 @@
 import { container as globalContainer, Lifecycle, type DependencyContainer } from "tsyringe";
 import { OsMonotonicBackend } from "./monotonic-backend.js";
 import { mergePolicies, policyFromEnv, type SelectionPolicy } from "./policy.js";
-import { ArchProbe } from "./probes/arch-probe.js";
-import { HypervisorEvidenceProbe, KvmHostProbe } from "./probes/hypervisor-evidence-probe.js";
-import { KernelClocksourceProbe } from "./probes/kernel-clocksource-probe.js";
-import { CapabilityProber } from "./prober.js";
+import { ArchProbe } from "../probing/probes/arch-probe.js";
+import { HypervisorEvidenceProbe, KvmHostProbe } from "../probing/probes/hypervisor-evidence-probe.js";
+import { KernelClocksourceProbe } from "../probing/probes/kernel-clocksource-probe.js";
+import { CapabilityProber } from "../probing/prober.js";
 import { ClockSelector } from "./selector.js";
-import { DirectorySystemView, type SystemView } from "./system-view.js";
+import { DirectorySystemView, type SystemView } from "../probing/system-view.js";
 import { CAPABILITY_PROBE, CLOCK_BACKEND, SELECTION_POLICY, SYSTEM_VIEW } from "./tokens.js";
 
 export interface ClockContainerOptions {

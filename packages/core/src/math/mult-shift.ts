@@ -1,4 +1,4 @@
-import { ClocksourceError } from "./errors.js";
+import { ClocksourceError } from "../errors.js";
 import { U64_MAX, assertU64, wrapU64 } from "./u64.js";
 
 /**

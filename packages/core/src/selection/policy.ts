@@ -1,4 +1,4 @@
-import { ClocksourceError } from "./errors.js";
+import { ClocksourceError } from "../errors.js";
 
 /** How the user steers selection. Every field is optional. */
 export interface SelectionPolicy {

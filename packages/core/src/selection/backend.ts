@@ -1,5 +1,5 @@
-import type { ClockSource } from "./clock-source.js";
-import type { FactSet } from "./facts.js";
+import type { ClockSource } from "../clock-source.js";
+import type { FactSet } from "../probing/facts.js";
 import type { SelectionPolicy } from "./policy.js";
 
 /**
