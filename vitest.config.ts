@@ -4,7 +4,7 @@ import { defaultServerConditions } from "vite";
 // Workspace packages resolve to their TypeScript sources through the
 // "@clocksource/source" export condition, so tests need no prior build.
 // Decorator metadata (tsyringe injection by type) needs Oxc's legacy decorators.
-const packages = ["core", "native", "x86", "arm", "paravirt", "cli"];
+const packages = ["core", "native", "x86", "arm", "paravirt", "trace", "cli"];
 
 export default defineConfig({
   oxc: { decorator: { legacy: true, emitDecoratorMetadata: true } },

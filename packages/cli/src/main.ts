@@ -52,6 +52,7 @@ const EXIT_FOR_CODE: Record<ClocksourceErrorCode, number> = {
   NO_USABLE_BACKEND: EXIT.failure,
   PROTOCOL_ERROR: EXIT.failure,
   TIMEOUT: EXIT.failure,
+  INVALID_TRACE: EXIT.failure,
 };
 
 /**

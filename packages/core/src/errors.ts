@@ -15,7 +15,8 @@ export type ClocksourceErrorCode =
   | "IO_ERROR"
   | "PROTOCOL_ERROR"
   | "TIMEOUT"
-  | "AUTH_FAILED";
+  | "AUTH_FAILED"
+  | "INVALID_TRACE";
 
 export class ClocksourceError extends Error {
   readonly code: ClocksourceErrorCode;
