@@ -50,12 +50,12 @@
  * CLI's kind table (`packages/cli/src/mapping-kinds.ts`). Use {@link jsonU64}, {@link jsonI64},
  * {@link jsonObject}, {@link checkKeys} and friends so errors read the same everywhere.
  *
- * Files are written atomically ({@link writeMappingFileAtomic}): a temporary file in the same
- * directory, flushed, then renamed over the target, so a reader never sees half a file.
+ * Files are written by {@link writeMappingFile} under the rules of {@link writeUserFile}: a regular
+ * file is replaced atomically (temporary file in the same directory, flushed, renamed), so a reader
+ * never sees half a file; `-` is standard output; a device, FIFO or directory is never replaced.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
 import { ClocksourceError, isClocksourceError } from "../errors.js";
+import { writeUserFile, writeUserFileSync, type WriteUserFileOptions } from "../io/write-user-file.js";
 import { U64_MAX, assertU64 } from "../math/u64.js";
 
 /** The schema id of a mapping file; bumped on any incompatible change. */
@@ -453,34 +453,29 @@ export function appendEpochs(file: MappingFile, epochs: readonly MappingEpoch[])
 }
 
 /**
- * Writes `text` to `path` atomically: a temporary file beside it is written,
- * flushed to disk, then renamed over `path`. On any failure the temporary file
- * is removed and `path` is left as it was.
+ * Writes `text` to the file the user named, by the rules of {@link writeUserFileSync}
+ * (atomic replacement of regular files only; `-` is standard output; devices, FIFOs
+ * and directories are never replaced).
+ * @deprecated use {@link writeUserFile} or {@link writeUserFileSync}
  * @throws ClocksourceError `IO_ERROR`
  */
 export function writeFileAtomic(path: string, text: string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, "wx", 0o644);
-    const buf = Buffer.from(text, "utf8");
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
-    const err = e as NodeJS.ErrnoException;
-    throw new ClocksourceError("IO_ERROR", `cannot write ${path}: ${err.code === "EACCES" ? "permission denied" : err.code === "ENOENT" ? "no such directory" : err.message}`, { cause: e });
-  }
+  writeUserFileSync(path, text);
 }
 
-/** Serializes and writes a mapping file atomically (see {@link writeFileAtomic}). */
-export function writeMappingFileAtomic(path: string, file: MappingFile): void {
-  writeFileAtomic(path, serializeMappingFile(file));
+/** Serializes and writes a mapping file (see {@link writeUserFileSync}). @throws ClocksourceError `IO_ERROR` */
+export function writeMappingFileAtomic(path: string, file: MappingFile, options: WriteUserFileOptions = {}): void {
+  writeUserFileSync(path, serializeMappingFile(file), { what: "mapping file", ...options });
+}
+
+/**
+ * Serializes and writes a mapping file to the file the user named (see
+ * {@link writeUserFile}: `-` is standard output, regular files are replaced
+ * atomically, nothing else is ever replaced).
+ * @throws ClocksourceError `IO_ERROR`
+ */
+export function writeMappingFile(path: string, file: MappingFile, options: WriteUserFileOptions = {}): Promise<void> {
+  return writeUserFile(path, serializeMappingFile(file), { what: "mapping file", ...options });
 }
 
 // ---------------------------------------------------------------------------
