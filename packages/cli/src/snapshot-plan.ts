@@ -1,3 +1,8 @@
+import { FACT } from "@clocksource/core";
+import { ARM_FACT } from "@clocksource/arm";
+import { PARAVIRT_FACT } from "@clocksource/paravirt";
+import { X86_FACT } from "@clocksource/x86";
+
 /**
  * What `clocksource snapshot` copies: exactly the probe inputs, nothing else.
  * Paths are relative to the root; a trailing `/**` copies a tree, `*` matches
@@ -31,11 +36,44 @@ export const SNAPSHOT_FILES: readonly string[] = [
 export const SNAPSHOT_TREE_MAX_FILES = 20_000;
 export const SNAPSHOT_FILE_MAX_BYTES = 4 * 1024 * 1024;
 
-/** Facts that only a live probe can learn; a snapshot's probe leaves them unknown or derives them otherwise. */
-export const LIVE_ONLY_FACTS: readonly string[] = [
-  "arch from uname -m (a snapshot infers it from proc/cpuinfo)",
-  "the native counter reader: whether the TSC / CNTVCT can be read, CNTFRQ, the frequency calibration",
-  "the absence of paravirtual time devices (ptp_kvm, virtio-serial ports): a snapshot shows the ones present, not that there are none",
-  "KVM debugfs per-VM directories (sys/kernel/debug/kvm) and the contents of /dev/kvm",
-  "reachability of a paravirtual agent",
+/**
+ * One thing only a live probe can learn, and the facts it gives: a snapshot's
+ * probe leaves them unknown or derives them otherwise. `facts` are fact names,
+ * `sources` are prefixes of fact sources (a frequency measured live carries a
+ * name that a snapshot learns from the kernel log too, so it is told by source).
+ */
+export interface LiveOnlyInput {
+  /** What it is, as `clocksource snapshot` prints it. */
+  readonly what: string;
+  readonly facts: readonly string[];
+  readonly sources: readonly string[];
+}
+
+/** Everything a snapshot cannot carry; `clocksource snapshot` prints it and writes it to SNAPSHOT.json. */
+export const LIVE_ONLY_INPUTS: readonly LiveOnlyInput[] = [
+  { what: "arch from uname -m (a snapshot infers it from proc/cpuinfo)", facts: [], sources: ["uname"] },
+  {
+    what: "the native counter reader: whether the TSC / CNTVCT can be read, CNTFRQ, the frequency calibration",
+    facts: [X86_FACT.tscReadable, ARM_FACT.counterReadable],
+    sources: ["@clocksource/native", "measured:", "native reader", "CNTFRQ_EL0 (native reader)"],
+  },
+  {
+    what: "the absence of paravirtual time devices (ptp_kvm, virtio-serial ports): a snapshot shows the ones present, not that there are none",
+    facts: [PARAVIRT_FACT.ptpKvm, PARAVIRT_FACT.virtioPorts],
+    sources: [],
+  },
+  {
+    what: "KVM debugfs per-VM directories (sys/kernel/debug/kvm), the contents of /dev/kvm, and its absence",
+    facts: [FACT.kvmHost, FACT.kvmVms],
+    sources: [],
+  },
+  { what: "reachability of a paravirtual agent", facts: [], sources: [] },
 ];
+
+/** The human-readable list of {@link LIVE_ONLY_INPUTS}. */
+export const LIVE_ONLY_FACTS: readonly string[] = LIVE_ONLY_INPUTS.map((i) => i.what);
+
+/** True when a fact of a live probe is one a snapshot cannot be expected to give (see {@link LIVE_ONLY_INPUTS}). */
+export function isLiveOnlyFact(f: { readonly name: string; readonly source: string }): boolean {
+  return LIVE_ONLY_INPUTS.some((i) => i.facts.includes(f.name) || i.sources.some((s) => f.source.startsWith(s)));
+}

@@ -3,7 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import { DirectorySystemView, type SystemView } from "@clocksource/core";
 import { UsageError, type CliIo } from "../cli-io.js";
 import { parseOptions } from "../parse-options.js";
-import { LIVE_ONLY_FACTS, SNAPSHOT_FILE_MAX_BYTES, SNAPSHOT_FILES, SNAPSHOT_TREE_MAX_FILES } from "../snapshot-plan.js";
+import { LIVE_ONLY_FACTS, LIVE_ONLY_INPUTS, SNAPSHOT_FILE_MAX_BYTES, SNAPSHOT_FILES, SNAPSHOT_TREE_MAX_FILES } from "../snapshot-plan.js";
 import { cpuidDumpProviders } from "../snapshot-cpuid.js";
 
 export const summary = "copy this machine's probe inputs into DIR (for --sysroot and bug reports)";
@@ -133,7 +133,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       from: view.root,
       copied: copied.sort(),
       skipped,
-      liveOnly: LIVE_ONLY_FACTS,
+      liveOnly: LIVE_ONLY_INPUTS,
     };
     writeFileSync(join(staging, "SNAPSHOT.json"), `${JSON.stringify(manifest, null, 2)}\n`);
     if (existsSync(target)) {

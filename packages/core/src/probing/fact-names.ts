@@ -19,6 +19,8 @@ export const FACT = {
   role: "virt.role",
   /** Evidence that this machine is a KVM host (`/dev/kvm`, KVM debugfs). */
   kvmHost: "virt.kvm_host",
+  /** The VMs KVM's debugfs lists (`sys/kernel/debug/kvm/<pid>-<fd>`): live only. */
+  kvmVms: "virt.kvm_vms",
   // x86 report section (filled by @clocksource/x86)
   x86Vendor: "x86.vendor",
   x86InvariantTsc: "x86.invariant_tsc",

@@ -177,9 +177,9 @@ export class KvmHostProbe implements CapabilityProbe {
     const dbg = view.list("sys/kernel/debug/kvm");
     if (dbg.ok) {
       const vms = dbg.value.filter((n) => /^\d+-\d+$/.test(n));
-      out.push(fact("virt.kvm_vms", vms, dbg.source, "definitive", "KVM debugfs directories <pid>-<fd>, one per VM"));
+      out.push(fact(FACT.kvmVms, vms, dbg.source, "definitive", "KVM debugfs directories <pid>-<fd>, one per VM"));
     } else if (!dbg.missing) {
-      out.push(unknownFact("virt.kvm_vms", dbg.source, dbg.reason));
+      out.push(unknownFact(FACT.kvmVms, dbg.source, dbg.reason));
     }
     return out;
   }
