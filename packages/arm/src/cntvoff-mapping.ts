@@ -115,6 +115,7 @@ export const armCntvoffCodec: MappingCodec<CntvoffParams> = {
   kind: ARM_CNTVOFF_KIND,
   description: "Arm generic counter under KVM: host = (guest + CNTVOFF) mod 2^w (with FEAT_ECV, CNTPOFF for the physical view)",
   exact: true,
+  domains: [viewDomains("virtual"), viewDomains("physical")],
   parseParams(json: JsonValue, path: string): CntvoffParams {
     const o = jsonObject(json, path);
     checkKeys(o, path, ["view", "voffset", "widthBits"], ["poffset"]);

@@ -1,6 +1,7 @@
 import {
   checkKeys,
   ClocksourceError,
+  DOMAIN,
   jsonI64,
   jsonObject,
   jsonU64,
@@ -61,13 +62,15 @@ function forward(p: ParavirtParams, g: bigint): bigint {
   return h;
 }
 
-/** The smallest guest time whose forward image is ≥ `h` (forward is non-decreasing). */
+/** The smallest guest time whose forward image is ≥ `h` (forward is non-decreasing); `OUT_OF_RANGE` below f(0) and above f(2^64−1). */
 function inverse(p: ParavirtParams, h: bigint): bigint {
   if (h < 0n || h > U64_MAX) throw new ClocksourceError("OUT_OF_RANGE", `${h} is not a u64 host time`);
   const f = (g: bigint) => toOut(p, hostNs(p, g));
   let lo = 0n;
   let hi = U64_MAX;
   if (f(hi) < h) throw new ClocksourceError("OUT_OF_RANGE", `host ${h} is beyond the image of every u64 guest time`);
+  // Below the image of guest 0 there is no guest time either: an error, as above the top (not a silent 0).
+  if (f(lo) > h) throw new ClocksourceError("OUT_OF_RANGE", `host ${h} is before the image of guest time 0 (${f(lo)})`);
   while (lo < hi) {
     const mid = (lo + hi) / 2n;
     if (f(mid) >= h) hi = mid;
@@ -82,13 +85,18 @@ function inverse(p: ParavirtParams, h: bigint): bigint {
  *    "errorBoundNs": "<u64>", "driftBoundPpt": "<u64>", "hostTicksPerSecond": null | "<u64>" }`.
  * Forward: host = guest + offsetNs + ⌊driftPpt·(guest − referenceGuestNs) / 10^12⌋
  * (then ⌊· × hostTicksPerSecond / 10^9⌋ for a counter); inverse: the smallest
- * guest time whose forward value is ≥ the input. The bound at guest g is
+ * guest time whose forward value is ≥ the input (an input below the image of guest
+ * time 0, like one above that of 2^64−1, is `OUT_OF_RANGE`). The bound at guest g is
  * {@link paravirtBoundAt}; the epoch's `errorBound` is the one at the reference.
  */
 export const paravirtCodec: MappingCodec<ParavirtParams> = {
   kind: PARAVIRT_KIND,
   description: "paravirtual estimate: host = guest + offset + drift·(guest − reference), with an error bound",
   exact: false,
+  domains: [
+    { from: DOMAIN.guestMonotonic, to: DOMAIN.hostMonotonic },
+    { from: DOMAIN.guestMonotonic, to: DOMAIN.hostTsc },
+  ],
   parseParams(json: JsonValue, path: string): ParavirtParams {
     const o = jsonObject(json, path);
     checkKeys(o, path, ["referenceGuestNs", "offsetNs", "driftPpt", "errorBoundNs", "driftBoundPpt"], ["hostTicksPerSecond"]);

@@ -16,6 +16,7 @@ export const kvmTscCodec: MappingCodec<KvmTscParams> = {
   kind: KVM_TSC_KIND,
   description: "KVM x86 TSC: guest = ((host × ratio) >> frac) + offset mod 2^64, per vCPU, exact",
   exact: true,
+  domains: [{ from: "guest.tsc", to: "host.tsc" }],
   parseParams(json: JsonValue, path: string): KvmTscParams {
     const o = jsonObject(json, path);
     checkKeys(o, path, ["tscOffset", "tscScalingRatio", "fracBits"]);

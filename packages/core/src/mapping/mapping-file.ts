@@ -56,6 +56,8 @@
  */
 import { ClocksourceError, isClocksourceError } from "../errors.js";
 import { writeUserFile, writeUserFileSync, type WriteUserFileOptions } from "../io/write-user-file.js";
+import { readUserFile, readUserFileAsync } from "../io/read-user-file.js";
+import { parseStrictJson, StrictJsonError } from "./strict-json.js";
 import { U64_MAX, assertU64 } from "../math/u64.js";
 
 /** The schema id of a mapping file; bumped on any incompatible change. */
@@ -93,6 +95,11 @@ export interface MappingCodec<P = unknown> {
   readonly description: string;
   /** True for hardware mappings (error bound 0). */
   readonly exact: boolean;
+  /**
+   * The `from` → `to` domain pairs this kind converts between; a file naming
+   * any other pair is refused. Omitted: any pair (for kinds that are not tied to domains).
+   */
+  readonly domains?: ReadonlyArray<{ readonly from: string; readonly to: string }>;
   /**
    * Validates one epoch's (or one vCPU's) parameters strictly.
    * @param json the `params` (or `vcpus.N`) value
@@ -224,12 +231,38 @@ export function jsonI64(v: unknown, path: string): bigint {
   return n;
 }
 
-/** Requires an ISO 8601 UTC timestamp (`YYYY-MM-DDTHH:MM:SS[.fff]Z`). */
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z$/;
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+/**
+ * Requires an ISO 8601 UTC timestamp (`YYYY-MM-DDTHH:MM:SS[.fffffffff]Z`) naming a
+ * real instant: `Date.parse` rolls `2025-02-30` over to March, so the calendar
+ * is checked here (no leap second: `:60` is refused, as JavaScript dates cannot hold it).
+ */
 export function jsonTimestamp(v: unknown, path: string): string {
-  if (typeof v !== "string" || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/.test(v) || Number.isNaN(Date.parse(v))) {
-    throw mappingError(path, `expected an ISO 8601 UTC timestamp, got ${describeJson(v)}`);
+  const m = typeof v === "string" ? TIMESTAMP.exec(v) : null;
+  if (!m) throw mappingError(path, `expected an ISO 8601 UTC timestamp, got ${describeJson(v)}`);
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59) {
+    throw mappingError(path, `not a real date and time: ${describeJson(v)}`);
   }
-  return v;
+  return v as string;
+}
+
+/** Orders two timestamps accepted by {@link jsonTimestamp} exactly (to the nanosecond). */
+export function compareTimestamps(a: string, b: string): number {
+  const key = (t: string) => {
+    const m = TIMESTAMP.exec(t);
+    if (!m) throw new ClocksourceError("INVALID_ARGUMENT", `not a timestamp: ${JSON.stringify(t)}`);
+    return `${m.slice(1, 7).join("")}${(m[7] ?? "").padEnd(9, "0")}`;
+  };
+  const ka = key(a);
+  const kb = key(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
 /** A domain name: `<context>.<counter>` words (letters, digits, `_`, `-`, `.`). */
@@ -250,6 +283,7 @@ function parseEpoch(v: unknown, path: string, exact: boolean): MappingEpoch {
   checkKeys(o, path, EPOCH_REQUIRED, ["lastObservedAt", "boundary", "params", "vcpus"]);
   const observedAt = jsonTimestamp(o.observedAt, `${path}.observedAt`);
   const lastObservedAt = o.lastObservedAt === undefined || o.lastObservedAt === null ? null : jsonTimestamp(o.lastObservedAt, `${path}.lastObservedAt`);
+  if (lastObservedAt !== null && compareTimestamps(lastObservedAt, observedAt) < 0) throw mappingError(`${path}.lastObservedAt`, `is before observedAt (${observedAt})`);
   const validFrom = o.validFrom === null ? null : jsonU64(o.validFrom, `${path}.validFrom`);
   const validUntil = o.validUntil === null ? null : jsonU64(o.validUntil, `${path}.validUntil`);
   if (validFrom !== null && validUntil !== null && validUntil <= validFrom) {
@@ -267,7 +301,8 @@ function parseEpoch(v: unknown, path: string, exact: boolean): MappingEpoch {
       sourceFrom: jsonU64(b.sourceFrom, `${bp}.sourceFrom`),
       sourceUntil: jsonU64(b.sourceUntil, `${bp}.sourceUntil`),
     };
-    if (Date.parse(boundary.notAfter) < Date.parse(boundary.notBefore)) throw mappingError(`${bp}.notAfter`, "is before notBefore");
+    if (compareTimestamps(boundary.notAfter, boundary.notBefore) < 0) throw mappingError(`${bp}.notAfter`, `is before notBefore (${boundary.notBefore})`);
+    if (boundary.sourceUntil < boundary.sourceFrom) throw mappingError(`${bp}.sourceUntil`, `is below sourceFrom (${boundary.sourceFrom}), got ${boundary.sourceUntil}`);
   }
   const errorBound = jsonU64(o.errorBound, `${path}.errorBound`);
   if (exact && errorBound !== 0n) throw mappingError(`${path}.errorBound`, `an exact mapping has error bound 0, got ${errorBound}`);
@@ -296,8 +331,9 @@ function parseEpoch(v: unknown, path: string, exact: boolean): MappingEpoch {
 export function parseMappingFile(text: string): MappingFile {
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = parseStrictJson(text);
   } catch (e) {
+    if (e instanceof StrictJsonError) throw new ClocksourceError("INVALID_MAPPING", `invalid mapping file: ${e.message}`);
     throw mappingError("$", `not JSON: ${(e as Error).message}`);
   }
   const o = jsonObject(raw, "$");
@@ -322,11 +358,19 @@ export function parseMappingFile(text: string): MappingFile {
   return { schema: MAPPING_SCHEMA, kind, from, to, createdAt, producer, exact, errorBound, origin, epochs };
 }
 
-/** The codec for a file's kind. @throws ClocksourceError `INVALID_MAPPING` for an unknown kind */
-export function codecFor(file: Pick<MappingFile, "kind" | "exact">, registry: MappingCodecRegistry): MappingCodec<any> {
+/**
+ * The codec for a file's kind, checking the file's `exact` and (when given)
+ * its `from`/`to` domains against what the codec declares.
+ * @throws ClocksourceError `INVALID_MAPPING` for an unknown kind, or a flag or domain pair the kind does not have
+ */
+export function codecFor(file: Pick<MappingFile, "kind" | "exact"> & Partial<Pick<MappingFile, "from" | "to">>, registry: MappingCodecRegistry): MappingCodec<any> {
   const codec = registry.get(file.kind);
   if (!codec) throw mappingError("$.kind", `unknown mapping kind ${JSON.stringify(file.kind)} (known: ${[...registry.keys()].join(", ") || "none"})`);
   if (codec.exact !== file.exact) throw mappingError("$.exact", `kind ${file.kind} is ${codec.exact ? "exact" : "estimated"}, the file says exact=${file.exact}`);
+  if (codec.domains && file.from !== undefined && file.to !== undefined && !codec.domains.some((d) => d.from === file.from && d.to === file.to)) {
+    const accepted = codec.domains.map((d) => `${d.from} → ${d.to}`).join(", ");
+    throw mappingError(codec.domains.some((d) => d.from === file.from) ? "$.to" : "$.from", `kind ${file.kind} maps ${accepted}, not ${file.from} → ${file.to}`);
+  }
   return codec;
 }
 
@@ -466,6 +510,32 @@ export function writeFileAtomic(path: string, text: string): void {
 /** Serializes and writes a mapping file (see {@link writeUserFileSync}). @throws ClocksourceError `IO_ERROR` */
 export function writeMappingFileAtomic(path: string, file: MappingFile, options: WriteUserFileOptions = {}): void {
   writeUserFileSync(path, serializeMappingFile(file), { what: "mapping file", ...options });
+}
+
+/** The largest mapping file read: tens of thousands of epochs, far below what would strain memory when parsed. */
+export const MAPPING_FILE_MAX_BYTES = 32 * 1024 * 1024;
+
+function decodeMapping(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw mappingError("$", "not UTF-8 text");
+  }
+}
+
+/**
+ * Reads and parses the mapping file the user named (envelope only; see
+ * {@link checkMappingParams}), under the rules of {@link readUserFile}: a
+ * regular file of at most {@link MAPPING_FILE_MAX_BYTES}, never a FIFO or device.
+ * @throws ClocksourceError `IO_ERROR` (cannot read), `INVALID_MAPPING` (bad content)
+ */
+export function readMappingFile(path: string, maxBytes = MAPPING_FILE_MAX_BYTES): MappingFile {
+  return parseMappingFile(decodeMapping(readUserFile(path, { maxBytes, what: "mapping file" })));
+}
+
+/** {@link readMappingFile} without blocking the event loop (for servers re-reading a file). */
+export async function readMappingFileAsync(path: string, maxBytes = MAPPING_FILE_MAX_BYTES): Promise<MappingFile> {
+  return parseMappingFile(decodeMapping(await readUserFileAsync(path, { maxBytes, what: "mapping file" })));
 }
 
 /**
