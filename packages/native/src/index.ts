@@ -1,15 +1,18 @@
 /**
  * @packageDocumentation
- * @clocksource/native — optional Node-API counter reader. Loads the compiled
- * addon when it was built (`node-gyp rebuild` at install); otherwise reports
- * why it is unavailable, so backends can say "native reader unavailable:
- * <reason>" and fall back. Imports nothing else of clocksource.
+ * @clocksource/native — optional Node-API counter reader. Loads the addon
+ * with node-gyp-build: a local source build (`build/Release`) if there is one,
+ * else the prebuilt binary shipped for this platform (`prebuilds/linux-x64`,
+ * `prebuilds/linux-arm64`); otherwise it reports why it is unavailable, so
+ * backends can say "native reader unavailable: <reason>" and fall back.
+ * Imports nothing else of clocksource. Importing this module opens the addon:
+ * the backend packages import it only when they first need a counter read.
  *
- * Set `CLOCKSOURCE_NATIVE=0` to act as if the addon were not built.
+ * Set `CLOCKSOURCE_NATIVE=0` to act as if the addon were not there.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** Whether the addon loaded, and why not. */
@@ -17,8 +20,10 @@ export interface NativeAvailability {
   readonly available: boolean;
   /** Why it is unavailable (absent when available). */
   readonly reason?: string;
-  /** The addon file that was (or would have been) loaded. */
+  /** The addon file that was loaded, or the package directory that was searched. */
   readonly path: string;
+  /** Where the loaded addon came from: a source build in `build/`, or a prebuilt binary shipped in `prebuilds/`. */
+  readonly origin?: "source build" | "prebuilt";
 }
 
 /** The compiled addon's functions. Which ones exist depends on the CPU it was built for. */
@@ -48,31 +53,48 @@ export interface NativeBinding {
   readCounterToSink?(): void;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-/** The built addon, beside `src/` and `dist/`. */
-const ADDON_PATH = join(here, "..", "build", "Release", "clocksource_native.node");
+const PACKAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
+const require = createRequire(import.meta.url);
+
+/** What the install step recorded when it could neither use a prebuild nor build one. */
+function installNotice(): string {
+  try {
+    const text = readFileSync(join(PACKAGE_DIR, "install-notice.txt"), "utf8").trim();
+    return text ? `; at install: ${text}` : "";
+  } catch {
+    return "";
+  }
+}
+
+function firstLine(e: unknown): string {
+  return String((e as Error)?.message ?? e).split("\n")[0] ?? "";
+}
 
 function load(): { binding: NativeBinding | null; availability: NativeAvailability } {
   if (process.env.CLOCKSOURCE_NATIVE === "0") {
-    return { binding: null, availability: { available: false, reason: "disabled by CLOCKSOURCE_NATIVE=0", path: ADDON_PATH } };
+    return { binding: null, availability: { available: false, reason: "disabled by CLOCKSOURCE_NATIVE=0", path: PACKAGE_DIR } };
   }
-  if (!existsSync(ADDON_PATH)) {
+  let path: string;
+  try {
+    const nodeGypBuild = require("node-gyp-build") as { resolve(dir: string): string };
+    path = nodeGypBuild.resolve(PACKAGE_DIR);
+  } catch (e) {
+    const searched = existsSync(join(PACKAGE_DIR, "prebuilds")) ? "prebuilds/ has none for it" : "the package has no prebuilds/";
     return {
       binding: null,
       availability: {
         available: false,
-        reason: "the addon was not built (no build/Release/clocksource_native.node; `npm rebuild @clocksource/native` needs a C compiler and the Node headers)",
-        path: ADDON_PATH,
+        reason: `no addon for ${process.platform}-${process.arch}: prebuilt binaries cover linux-x64 and linux-arm64 (${searched}) and there is no source build (\`npm rebuild @clocksource/native\` needs a C compiler and the Node headers) [${firstLine(e)}]${installNotice()}`,
+        path: PACKAGE_DIR,
       },
     };
   }
+  const origin = relative(PACKAGE_DIR, path).split(sep)[0] === "prebuilds" ? "prebuilt" : "source build";
   try {
-    const req = createRequire(import.meta.url);
-    const binding = req(ADDON_PATH) as NativeBinding;
-    return { binding, availability: { available: true, path: ADDON_PATH } };
+    const binding = require(path) as NativeBinding;
+    return { binding, availability: { available: true, path, origin } };
   } catch (e) {
-    const msg = ((e as Error)?.message ?? String(e)).split("\n")[0];
-    return { binding: null, availability: { available: false, reason: `the addon failed to load: ${msg}`, path: ADDON_PATH } };
+    return { binding: null, availability: { available: false, reason: `the addon (${origin}) failed to load: ${firstLine(e)}`, path } };
   }
 }
 
@@ -111,7 +133,9 @@ export function loadNativeReader(): NativeReader {
   return native ? { ok: true, native, counterReader } : { ok: false, reason: availability.reason ?? "unknown reason" };
 }
 
-let sharedSink: BigUint64Array | undefined;
+// The addon keeps one sink per process, while this module may be loaded twice
+// (once by `import`, once by `require`): keep the sink on the binding itself.
+const SINK = Symbol.for("@clocksource/native.sink");
 
 /**
  * A fast counter read: the addon writes the counter into one process-wide
@@ -122,14 +146,17 @@ let sharedSink: BigUint64Array | undefined;
  */
 export function counterReader(): (() => bigint) | null {
   if (!native?.readCounterToSink) return null;
-  if (!sharedSink) {
-    sharedSink = new BigUint64Array(1);
-    native.setSink(sharedSink);
+  const holder = native as NativeBinding & { [SINK]?: BigUint64Array };
+  let sink = holder[SINK];
+  if (!sink) {
+    sink = new BigUint64Array(1);
+    native.setSink(sink);
+    Object.defineProperty(holder, SINK, { value: sink });
   }
-  const sink = sharedSink;
   const read = native.readCounterToSink;
+  const out = sink;
   return () => {
     read();
-    return sink[0] as bigint;
+    return out[0] as bigint;
   };
 }

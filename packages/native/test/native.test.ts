@@ -9,8 +9,10 @@ if (!availability.available) console.warn(`skipping native counter tests: ${avai
 describe("@clocksource/native availability", () => {
   it("is an object saying whether the addon loaded, and why not", () => {
     expect(typeof availability.available).toBe("boolean");
-    expect(availability.path).toMatch(/build[/\\]Release[/\\]clocksource_native\.node$/);
     if (availability.available) {
+      // A source build wins over the shipped prebuilt binary (node-gyp-build's order).
+      expect(availability.path).toMatch(/(build[/\\]Release[/\\]clocksource_native|prebuilds[/\\]linux-(x64|arm64)[/\\]@clocksource\+native\.glibc)\.node$/);
+      expect(availability.origin).toBe(/prebuilds/.test(availability.path) ? "prebuilt" : "source build");
       expect(native).not.toBeNull();
       expect(availability.reason).toBeUndefined();
     } else {

@@ -12,13 +12,13 @@ import { X86_FACT, isX86Machine } from "./x86-facts.js";
 export class TscReaderProbe implements CapabilityProbe {
   readonly id = "x86-tsc-reader";
 
-  /** @param reader the native reader; the installed `@clocksource/native`'s by default */
-  constructor(private readonly reader: NativeReader = nativeReader()) {}
+  /** @param reader the native reader; by default the installed `@clocksource/native`'s, loaded only when a live machine is probed */
+  constructor(private readonly reader: NativeReader | undefined = undefined) {}
 
   probe(view: SystemView, known: FactSet): Fact[] {
     if (!isX86Machine(known)) return [];
     if (!view.live) return [unknownFact(X86_FACT.tscReadable, view.root, "a snapshot: its counter cannot be read from here")];
-    const reader = this.reader;
+    const reader = this.reader ?? nativeReader();
     if (!reader.ok) return [fact(X86_FACT.tscReadable, false, "@clocksource/native", "definitive", `native reader unavailable: ${reader.reason}`)];
     if (reader.native.counter !== "tsc" || !reader.native.rdtsc) {
       return [fact(X86_FACT.tscReadable, false, "@clocksource/native", "definitive", `the native reader reads ${reader.native.counter}, not the TSC (built for another architecture)`)];
