@@ -36,6 +36,8 @@ export * from "./mapping/mapping-file.js";
 export * from "./io/file-kind.js";
 export * from "./io/read-user-file.js";
 export * from "./io/write-user-file.js";
+export * from "./mapping/domain-graph.js";
+export * from "./mapping/mapping-edges.js";
 export * from "./probing/probes/cpuinfo.js";
 export * from "./probing/probes/arch-probe.js";
 export * from "./probing/probes/kernel-clocksource-probe.js";

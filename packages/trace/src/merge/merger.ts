@@ -1,0 +1,360 @@
+/**
+ * The streaming merge: several traces in, one timeline out.
+ *
+ * Each input is read in its own order (raw timestamps, non-decreasing), its
+ * events are mapped in batches along their route through the clock-domain
+ * graph, and the mapped events wait in one queue per (input, buffer, CPU):
+ * within such a queue a mapping is monotonic (between epoch switches), so
+ * the queues are sorted and a heap of their heads gives the next event. An
+ * event is released only when no input can still produce an earlier one: each
+ * input's *low water mark* is the smallest mapped time its future events can
+ * have (its raw frontier mapped for every CPU it has). Memory is bounded by
+ * how far the inputs' mappings pull apart, not by the trace sizes; a hard cap
+ * on waiting events keeps it bounded even when a mapping runs backwards (an
+ * event released early is flagged, never dropped).
+ */
+import { ClocksourceError, type DomainEdge, type DomainGraph, type DomainPath, type EdgeConverter } from "@clocksource/core";
+import type { TraceEvent, TraceReader } from "../model/event.js";
+import { MinHeap } from "../model/min-heap.js";
+
+/** Flags on a merged event. */
+export const MERGE_FLAG = {
+  /** No epoch of some mapping on the route covered the raw timestamp: mapped with the nearest epoch. */
+  outsideEpoch: 1,
+  /** Closer to an event of another machine than their combined uncertainty: their order is not known. */
+  orderUnknown: 2,
+  /** Released after a later event (a mapping ran backwards, or the wait cap was hit). */
+  outOfOrder: 4,
+  /** No mapping could place it at all (even extrapolated): it keeps its raw timestamp. */
+  unmapped: 8,
+} as const;
+
+/** One event on the merged timeline. */
+export interface MergedEvent {
+  /** Index of its input (machine) in the merge. */
+  readonly machine: number;
+  readonly event: TraceEvent;
+  /** Timestamp in the target domain. */
+  readonly ts: bigint;
+  /** ± uncertainty of `ts` in ns (0 for exact routes); null when unknown. */
+  readonly boundNs: bigint | null;
+  /** {@link MERGE_FLAG} bits. */
+  flags: number;
+}
+
+/** One input of a merge. */
+export interface MergeInput {
+  /** Machine name (`host`, `vm1`). */
+  readonly name: string;
+  readonly reader: TraceReader;
+  /** The clock domain of each buffer's raw timestamps (`""` is the top-level buffer). */
+  readonly domains: ReadonlyMap<string, string>;
+  /** CPUs the input is known to have (for the low water mark); CPUs seen while reading are added. */
+  readonly cpus?: readonly number[];
+}
+
+/** How one (input, buffer) reaches the target. */
+export interface MergeRoute {
+  readonly machine: string;
+  readonly buffer: string;
+  readonly path: DomainPath;
+}
+
+/** Counts a merge keeps; complete once the merge has ended. */
+export interface MergeStats {
+  readonly machines: { name: string; events: number; outsideEpoch: number; unmapped: number; epochsUsed: Set<string>; maxBoundNs: bigint | null; boundUnknown: boolean }[];
+  readonly routes: MergeRoute[];
+  orderUnknown: number;
+  outOfOrder: number;
+  /** Largest number of events that waited at once. */
+  peakWaiting: number;
+}
+
+export interface MergeOptions {
+  readonly graph: DomainGraph;
+  /** The target domain (`host.tsc`). */
+  readonly target: string;
+  /** Events per output batch (default 4096). */
+  readonly batchSize?: number;
+  /** Waiting events before the oldest is released regardless (default 4M). */
+  readonly maxWaiting?: number;
+}
+
+interface Queue {
+  readonly source: Source;
+  items: MergedEvent[];
+  head: number;
+}
+
+interface RouteState {
+  readonly path: DomainPath;
+  readonly perCpu: boolean;
+  readonly converters: Map<number, EdgeConverter[]>;
+}
+
+interface Source {
+  readonly index: number;
+  readonly input: MergeInput;
+  readonly iterator: AsyncIterator<readonly TraceEvent[]>;
+  readonly routes: Map<string, RouteState>;
+  readonly queues: Map<string, Queue>;
+  readonly cpus: Set<number>;
+  done: boolean;
+  /** Largest raw timestamp read so far. */
+  frontier: bigint | null;
+  /** Smallest mapped time a future event can have; null before the first batch. */
+  lowWater: bigint | null;
+}
+
+function convertersFor(route: RouteState, cpu: number): EdgeConverter[] {
+  const key = route.perCpu ? cpu : 0;
+  let c = route.converters.get(key);
+  if (!c) {
+    c = route.path.edges.map((e: DomainEdge) => e.converter(cpu));
+    route.converters.set(key, c);
+  }
+  return c;
+}
+
+/** Maps one value along a route (used for low water marks and fallbacks). */
+function mapOne(converters: readonly EdgeConverter[], v: bigint): { value: bigint; outside: boolean } | undefined {
+  const a = new BigUint64Array([v]);
+  const st = new Int32Array(1);
+  let outside = false;
+  for (const c of converters) {
+    c.convert(a, a, st, 1);
+    if ((st[0] as number) < 0) {
+      const x = c.extrapolate(a[0] as bigint);
+      if (x === undefined) return undefined;
+      a[0] = x;
+      outside = true;
+    }
+  }
+  return { value: a[0] as bigint, outside };
+}
+
+const bigMin = (a: bigint, b: bigint) => (a < b ? a : b);
+
+/**
+ * Merges the inputs into one timeline in the target domain, in batches.
+ * `stats` fills in as the merge runs.
+ * @throws ClocksourceError `INVALID_ARGUMENT` when an input's clock cannot reach the target
+ */
+export async function* mergeTraces(inputs: readonly MergeInput[], options: MergeOptions, stats: MergeStats): AsyncGenerator<MergedEvent[]> {
+  const batchSize = options.batchSize ?? 4096;
+  const maxWaiting = options.maxWaiting ?? 4 * 1024 * 1024;
+  const sources: Source[] = inputs.map((input, index) => {
+    const routes = new Map<string, RouteState>();
+    for (const [buffer, domain] of input.domains) {
+      const path = options.graph.requirePath(domain, options.target);
+      routes.set(buffer, { path, perCpu: path.edges.some((e) => e.perCpu), converters: new Map() });
+      stats.routes.push({ machine: input.name, buffer, path });
+    }
+    stats.machines.push({ name: input.name, events: 0, outsideEpoch: 0, unmapped: 0, epochsUsed: new Set(), maxBoundNs: 0n, boundUnknown: false });
+    return {
+      index,
+      input,
+      iterator: input.reader.batches()[Symbol.asyncIterator](),
+      routes,
+      queues: new Map(),
+      cpus: new Set(input.cpus ?? []),
+      done: false,
+      frontier: null,
+      lowWater: null,
+    };
+  });
+
+  const heap = new MinHeap<Queue>((a, b) => {
+    const x = a.items[a.head] as MergedEvent;
+    const y = b.items[b.head] as MergedEvent;
+    return x.ts < y.ts || (x.ts === y.ts && a.source.index < b.source.index);
+  });
+  let waiting = 0;
+
+  const routeOf = (s: Source, buffer: string): RouteState => {
+    const r = s.routes.get(buffer);
+    if (r) return r;
+    throw new ClocksourceError("INVALID_TRACE", `${s.input.name}: events of buffer ${JSON.stringify(buffer)}, whose clock the merge was not told`);
+  };
+
+  const updateLowWater = (s: Source) => {
+    if (s.done || s.frontier === null) return;
+    let lw: bigint | null = null;
+    for (const [, route] of s.routes) {
+      const cpus = route.perCpu ? (s.cpus.size > 0 ? [...s.cpus] : [0]) : [0];
+      for (const cpu of cpus) {
+        let m: { value: bigint } | undefined;
+        try {
+          m = mapOne(convertersFor(route, cpu), s.frontier);
+        } catch {
+          m = undefined;
+        }
+        if (m) lw = lw === null ? m.value : bigMin(lw, m.value);
+      }
+    }
+    // A frontier no mapping can place says nothing: keep the previous mark.
+    if (lw !== null) s.lowWater = s.lowWater === null || lw > s.lowWater ? lw : s.lowWater;
+  };
+
+  const mapBatch = (s: Source, events: readonly TraceEvent[]) => {
+    const mstats = stats.machines[s.index] as MergeStats["machines"][number];
+    // Group by (buffer, CPU when the route depends on it).
+    const groups = new Map<string, { route: RouteState; cpu: number; buffer: string; idx: number[] }>();
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i] as TraceEvent;
+      if (e.cpu >= 0) s.cpus.add(e.cpu);
+      const route = routeOf(s, e.buffer);
+      const key = route.perCpu ? `${e.buffer}\u0000${e.cpu}` : e.buffer;
+      let g = groups.get(key);
+      if (!g) {
+        g = { route, cpu: e.cpu, buffer: e.buffer, idx: [] };
+        groups.set(key, g);
+      }
+      g.idx.push(i);
+    }
+    for (const g of groups.values()) {
+      const n = g.idx.length;
+      const values = new BigUint64Array(n);
+      for (let j = 0; j < n; j++) values[j] = (events[g.idx[j] as number] as TraceEvent).ts;
+      const flags = new Uint8Array(n);
+      let converters: EdgeConverter[] | undefined;
+      try {
+        converters = convertersFor(g.route, g.cpu);
+      } catch (e) {
+        if (g.cpu < 0) throw new ClocksourceError("INVALID_TRACE", `${s.input.name}: events without a CPU, but its mapping depends on the vCPU`);
+        throw e;
+      }
+      const status = new Int32Array(n);
+      converters.forEach((c, k) => {
+        const edge = g.route.path.edges[k] as DomainEdge;
+        // A value no epoch covers is left as it was (the converter's contract): extrapolate from it.
+        c.convert(values, values, status, n);
+        for (let j = 0; j < n; j++) {
+          const st = status[j] as number;
+          if (st >= 0) {
+            if (edge.epochs > 1) mstats.epochsUsed.add(`${edge.source}#${st}`);
+            continue;
+          }
+          const f = flags[j] as number;
+          if (f & MERGE_FLAG.unmapped) continue;
+          const x = c.extrapolate(values[j] as bigint);
+          if (x === undefined) flags[j] = f | MERGE_FLAG.unmapped;
+          else {
+            values[j] = x;
+            flags[j] = f | MERGE_FLAG.outsideEpoch;
+          }
+        }
+      });
+      const bound = g.route.path.boundNs;
+      const queueKey = `${g.buffer}\u0000${g.cpu}`;
+      let q = s.queues.get(queueKey);
+      const wasEmpty = !q || q.head >= q.items.length;
+      if (!q) {
+        q = { source: s, items: [], head: 0 };
+        s.queues.set(queueKey, q);
+      } else if (wasEmpty) {
+        q.items = [];
+        q.head = 0;
+      }
+      for (let j = 0; j < n; j++) {
+        const e = events[g.idx[j] as number] as TraceEvent;
+        const f = flags[j] as number;
+        if (f & MERGE_FLAG.unmapped) {
+          mstats.unmapped++;
+          q.items.push({ machine: s.index, event: e, ts: e.ts, boundNs: null, flags: f });
+        } else {
+          if (f & MERGE_FLAG.outsideEpoch) mstats.outsideEpoch++;
+          q.items.push({ machine: s.index, event: e, ts: values[j] as bigint, boundNs: bound, flags: f });
+        }
+      }
+      if (bound === null) mstats.boundUnknown = true;
+      else if (mstats.maxBoundNs === null || bound > mstats.maxBoundNs) mstats.maxBoundNs = bound;
+      waiting += n;
+      if (wasEmpty) heap.push(q);
+    }
+    mstats.events += events.length;
+    if (waiting > stats.peakWaiting) stats.peakWaiting = waiting;
+  };
+
+  const pull = async (s: Source): Promise<void> => {
+    const r = await s.iterator.next();
+    if (r.done) {
+      s.done = true;
+      return;
+    }
+    const events = r.value;
+    if (events.length === 0) return;
+    mapBatch(s, events);
+    const last = (events[events.length - 1] as TraceEvent).ts;
+    if (s.frontier === null || last > s.frontier) s.frontier = last;
+    updateLowWater(s);
+  };
+
+  // Last released event per machine, for the order-unknown check.
+  const lastOf: (MergedEvent | undefined)[] = inputs.map(() => undefined);
+  let lastTs: bigint | null = null;
+  let out: MergedEvent[] = [];
+
+  const release = (): MergedEvent => {
+    const q = heap.peek() as Queue;
+    const ev = q.items[q.head] as MergedEvent;
+    q.head++;
+    waiting--;
+    if (q.head < q.items.length) heap.replaceTop(q);
+    else heap.pop();
+    if (lastTs !== null && ev.ts < lastTs) {
+      ev.flags |= MERGE_FLAG.outOfOrder;
+      stats.outOfOrder++;
+    } else lastTs = ev.ts;
+    for (let m = 0; m < lastOf.length; m++) {
+      if (m === ev.machine) continue;
+      const other = lastOf[m];
+      if (!other) continue;
+      const gap = ev.ts >= other.ts ? ev.ts - other.ts : other.ts - ev.ts;
+      const unknown = ev.boundNs === null || other.boundNs === null || gap <= ev.boundNs + other.boundNs;
+      if (unknown && (ev.flags & MERGE_FLAG.orderUnknown) === 0) {
+        ev.flags |= MERGE_FLAG.orderUnknown;
+        stats.orderUnknown++;
+      }
+    }
+    lastOf[ev.machine] = ev;
+    return ev;
+  };
+
+  try {
+    for (;;) {
+      // The input holding everything back: not yet started, or with the lowest mark.
+      let blocker: Source | undefined;
+      for (const s of sources) {
+        if (s.done) continue;
+        if (s.lowWater === null) {
+          blocker = s;
+          break;
+        }
+        if (!blocker || (blocker.lowWater as bigint) > s.lowWater) blocker = s;
+      }
+      const top = heap.peek();
+      const topTs = top ? (top.items[top.head] as MergedEvent).ts : null;
+      if (topTs !== null && (!blocker || (blocker.lowWater !== null && topTs <= blocker.lowWater) || waiting >= maxWaiting)) {
+        out.push(release());
+        if (out.length >= batchSize) {
+          yield out;
+          out = [];
+        }
+        continue;
+      }
+      if (!blocker) break;
+      await pull(blocker);
+    }
+    if (out.length > 0) yield out;
+  } finally {
+    for (const s of sources) {
+      if (!s.done) await s.iterator.return?.();
+    }
+  }
+}
+
+/** Empty stats to pass to {@link mergeTraces}. */
+export function newMergeStats(): MergeStats {
+  return { machines: [], routes: [], orderUnknown: 0, outOfOrder: 0, peakWaiting: 0 };
+}

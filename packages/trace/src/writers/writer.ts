@@ -1,0 +1,55 @@
+import type { MergedEvent } from "../merge/merger.js";
+
+/** A machine of the merged timeline, as writers show it. */
+export interface MergeMachine {
+  readonly index: number;
+  /** Its name (`host`, `vm1`). */
+  readonly name: string;
+}
+
+/** What every writer is told before the first event. */
+export interface MergeHeader {
+  readonly machines: readonly MergeMachine[];
+  /** The target clock domain the merged timestamps are in (`host.tsc`). */
+  readonly target: string;
+  /**
+   * Turns a target timestamp into nanoseconds, for formats that need ns
+   * (Perfetto, Chrome JSON); null when the target already counts ns.
+   */
+  readonly toNanoseconds: ((ts: bigint) => bigint) | null;
+}
+
+/**
+ * A format for the merged timeline. Writers append bytes to a {@link ChunkSink};
+ * the caller drains the sink between batches, so a writer never waits on I/O.
+ */
+export interface MergeWriter {
+  begin(header: MergeHeader): void;
+  write(events: readonly MergedEvent[]): void;
+  end(): void;
+}
+
+/** Collects output chunks between drains. */
+export class ChunkSink {
+  private chunks: (Uint8Array | string)[] = [];
+  private size = 0;
+
+  push(chunk: Uint8Array | string): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+  }
+
+  /** Approximate bytes waiting (string lengths count as bytes). */
+  get pending(): number {
+    return this.size;
+  }
+
+  /** Takes everything collected so far. */
+  take(): (Uint8Array | string)[] {
+    const c = this.chunks;
+    this.chunks = [];
+    this.size = 0;
+    return c;
+  }
+}
