@@ -118,8 +118,10 @@ export interface TimeRecords {
   readonly tsc2nsec?: TscConversion;
   /** perf TIME_CONV. */
   readonly perfTimeConv?: PerfTimeConv;
-  /** perf HEADER_CLOCKID (a clockid_t). */
+  /** perf: the clockid_t of the recording clock (`perf record -k`), from `perf_event_attr.clockid` or HEADER_CLOCK_DATA. */
   readonly perfClockId?: number;
+  /** perf HEADER_CLOCKID: despite its name, the resolution of the recording clock in ns (`clock_getres`). */
+  readonly perfClockResolutionNs?: bigint;
   /** perf HEADER_CLOCK_DATA: wall clock and clockid time read together. */
   readonly perfClockData?: { readonly clockId: number; readonly wallClockNs: bigint; readonly clockIdTimeNs: bigint };
 }
@@ -142,6 +144,12 @@ export interface TraceInfo {
   readonly timeRecords: TimeRecords;
   /** Non-fatal problems found while opening (each names the offset or line). */
   readonly warnings: readonly string[];
+  /**
+   * Other facts the file states, as text: for perf.data `mode` (`file`/`pipe`), `hostname`,
+   * `osRelease`, `perfVersion`, `arch`, `cpuDesc`, `cpuId`, `cmdline`, `totalMemKiB`,
+   * `firstSampleTime`, `lastSampleTime` when present.
+   */
+  readonly properties?: Readonly<Record<string, string>>;
 }
 
 /**
