@@ -1,0 +1,182 @@
+/**
+ * JSON lines: one event per line, an object with an exact timestamp (a
+ * decimal string or a JSON integer, never read through a float), and
+ * optionally `clock`, `buffer`, `cpu`, `pid`, `tid`, `comm`, `event` (or
+ * `name`), `fields`, `machine`. Other top-level members become fields. The
+ * schema is the one `clocksource trace dump` writes (docs/traces.md), so a
+ * dump reads back.
+ */
+import { ClocksourceError, U64_MAX } from "@clocksource/core";
+import type { BufferInfo, EventFields, FieldValue, TraceClock } from "../../model/event.js";
+import { clockUnitOf } from "../text/clock-unit.js";
+import type { LineParser, LineSink, TextReaderOptions } from "../text/line-trace-reader.js";
+import { isJsonObject, JsonSyntaxError, parseExactJson, type ExactJson } from "./exact-json.js";
+
+const KNOWN = new Set(["machine", "clock", "buffer", "cpu", "pid", "tid", "comm", "event", "name", "fields"]);
+const DIGITS = /^[0-9]{1,20}$/;
+
+/** Creates the JSON lines parser. */
+export function createJsonLinesParser(sink: LineSink, options: TextReaderOptions, path: string): LineParser {
+  return new JsonLinesParser(sink, options, path);
+}
+
+class JsonLinesParser implements LineParser {
+  private readonly tsField: string;
+  private events = 0;
+  /** Per buffer: the clock its lines name (null: none named) and the CPUs seen. */
+  private readonly buffers = new Map<string, { clock: string | null; cpus: Set<number> }>();
+  private machine: string | null = null;
+  private machineWarned = false;
+
+  constructor(
+    private readonly sink: LineSink,
+    private readonly options: TextReaderOptions,
+    private readonly path: string,
+  ) {
+    this.tsField = options.tsField ?? "ts";
+  }
+
+  line(text: string, lineNo: number): void {
+    if (text.trim().length === 0) return;
+    const where = `${this.path}: line ${lineNo}`;
+    let v: ExactJson;
+    try {
+      v = parseExactJson(text);
+    } catch (e) {
+      if (!(e instanceof JsonSyntaxError)) throw e;
+      this.sink.warn(`${where}: not JSON (${e.message}), skipped`);
+      return;
+    }
+    if (!isJsonObject(v)) {
+      this.sink.warn(`${where}: not a JSON object, skipped`);
+      return;
+    }
+    const m = v.entries;
+    const tsf = this.tsField;
+    if (!m.has(tsf)) {
+      if (this.events === 0) throw new ClocksourceError("INVALID_ARGUMENT", `${where}: no field ${JSON.stringify(tsf)} (name the timestamp field with --ts-field)`);
+      this.sink.warn(`${where}: no field ${JSON.stringify(tsf)}, skipped`);
+      return;
+    }
+    if (v.duplicates !== null && v.duplicates.includes(tsf)) {
+      this.sink.warn(`${where}: field ${JSON.stringify(tsf)} appears more than once, skipped`);
+      return;
+    }
+    const ts = u64Of(m.get(tsf) as ExactJson);
+    if (ts === null) {
+      this.sink.warn(`${where}: field ${JSON.stringify(tsf)} is not a u64 (a decimal string or a non-negative integer up to 2^64-1), skipped`);
+      return;
+    }
+    const buffer = stringOr(m.get("buffer"), "");
+    const clock = m.get("clock");
+    let b = this.buffers.get(buffer);
+    if (b === undefined) {
+      b = { clock: typeof clock === "string" ? clock : null, cpus: new Set() };
+      this.buffers.set(buffer, b);
+    } else if (typeof clock === "string" && clock !== b.clock) {
+      if (b.clock === null) b.clock = clock;
+      else {
+        this.sink.warn(`${where}: clock ${JSON.stringify(clock)} differs from ${JSON.stringify(b.clock)} named earlier for ${buffer === "" ? "the trace" : `buffer ${JSON.stringify(buffer)}`}; line skipped`);
+        return;
+      }
+    }
+    const machine = m.get("machine");
+    if (typeof machine === "string") {
+      if (this.machine === null) this.machine = machine;
+      else if (machine !== this.machine && !this.machineWarned) {
+        this.sink.warn(`${where}: machine ${JSON.stringify(machine)} differs from ${JSON.stringify(this.machine)} named earlier: a trace is one machine's (merge several traces instead)`);
+        this.machineWarned = true;
+      }
+    }
+    const cpu = intOr(m.get("cpu"), where, "cpu", this.sink);
+    if (cpu >= 0) b.cpus.add(cpu);
+    const name = m.get("event") ?? m.get("name");
+    const fields: EventFields = {};
+    const f = m.get("fields");
+    if (isJsonObject(f)) for (const [k, x] of f.entries) fields[k] = fieldValue(x);
+    else if (f !== undefined && f !== null) fields.fields = fieldValue(f);
+    for (const [k, x] of m) {
+      if (k !== tsf && !KNOWN.has(k) && !Object.hasOwn(fields, k)) fields[k] = fieldValue(x);
+    }
+    const comm = m.get("comm");
+    this.events++;
+    this.sink.event({
+      ts,
+      cpu,
+      pid: intOr(m.get("pid"), where, "pid", this.sink),
+      tid: intOr(m.get("tid"), where, "tid", this.sink),
+      comm: typeof comm === "string" ? comm : null,
+      name: typeof name === "string" ? name : "unknown",
+      fields,
+      buffer,
+    });
+  }
+
+  end(): void {}
+
+  private clockOf(named: string | null): TraceClock {
+    const declared = this.options.clock;
+    if (named !== null) return { name: named, unit: this.options.clockUnit ?? clockUnitOf(named), source: "clock field" };
+    if (declared !== undefined && declared !== "") return { name: declared, unit: this.options.clockUnit ?? clockUnitOf(declared), source: "--clock" };
+    return { name: null, unit: this.options.clockUnit ?? "unknown", source: "not in the lines" };
+  }
+
+  describe() {
+    const notes: string[] = [];
+    const buffers: BufferInfo[] = [];
+    const names = this.buffers.size === 0 ? [""] : [...this.buffers.keys()].sort();
+    for (const name of names) {
+      const b = this.buffers.get(name);
+      buffers.push({ name, clock: this.clockOf(b?.clock ?? null), cpus: [...(b?.cpus ?? [])].sort((x, y) => x - y) });
+      const declared = this.options.clock;
+      if (b?.clock != null && declared !== undefined && declared !== "" && declared !== b.clock) {
+        notes.push(`${this.path}: the lines name clock ${JSON.stringify(b.clock)}; --clock ${declared} applies only to lines that name none`);
+      }
+    }
+    const top = (buffers.find((x) => x.name === "") ?? buffers[0]) as BufferInfo;
+    if (top.clock.name === null) notes.push(`${this.path}: the lines do not name their clock; pass --clock NAME or write a "clock" member`);
+    return { info: { version: null, compression: null, clock: top.clock, buffers, cpuCount: null, timeRecords: {} }, notes };
+  }
+}
+
+function u64Of(v: ExactJson): bigint | null {
+  if (typeof v === "bigint") return v >= 0n && v <= U64_MAX ? v : null;
+  if (typeof v === "number") return Number.isSafeInteger(v) && v >= 0 ? BigInt(v) : null;
+  if (typeof v === "string" && DIGITS.test(v)) {
+    const b = BigInt(v);
+    return b <= U64_MAX ? b : null;
+  }
+  return null;
+}
+
+function stringOr(v: ExactJson | undefined, dflt: string): string {
+  return typeof v === "string" ? v : dflt;
+}
+
+function intOr(v: ExactJson | undefined, where: string, what: string, sink: LineSink): number {
+  if (v === undefined || v === null) return -1;
+  if (typeof v === "number" && Number.isInteger(v) && v >= -1 && v <= 0x7fffffff) return v;
+  sink.warn(`${where}: ${what} ${typeof v === "string" ? JSON.stringify(v.slice(0, 40)) : String(v)} is not an integer from -1 to 2^31-1; taken as unknown (-1)`);
+  return -1;
+}
+
+/** A JSON value as a field: scalars as they are, arrays of integers as arrays, anything else as its JSON text. */
+function fieldValue(v: ExactJson): FieldValue {
+  if (v === null || typeof v === "number" || typeof v === "bigint" || typeof v === "string") return v;
+  if (typeof v === "boolean") return v ? "true" : "false";
+  if (Array.isArray(v)) {
+    if (v.every((x) => typeof x === "number" && Number.isInteger(x))) return v as number[];
+    if (v.every((x) => typeof x === "bigint" || (typeof x === "number" && Number.isInteger(x)))) return v.map((x) => BigInt(x as number | bigint));
+  }
+  return exactJsonText(v);
+}
+
+/** Writes a parsed value back as JSON text, integers exact. */
+export function exactJsonText(v: ExactJson): string {
+  if (v === null) return "null";
+  if (typeof v === "bigint") return v.toString();
+  if (typeof v === "number" || typeof v === "boolean") return JSON.stringify(v);
+  if (typeof v === "string") return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(exactJsonText).join(",")}]`;
+  return `{${[...v.entries].map(([k, x]) => `${JSON.stringify(k)}:${exactJsonText(x)}`).join(",")}}`;
+}
