@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   snapshot: () => import("./commands/snapshot.js"),
   now: () => import("./commands/now.js"),
   "arm-mapping": () => import("./commands/arm-mapping.js"),
+  merge: () => import("./commands/merge.js"),
 };
 
 function version(): string {
