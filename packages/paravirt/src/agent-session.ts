@@ -22,9 +22,15 @@ import {
 export interface SessionConfig {
   readonly clock: HostClock;
   readonly token: Buffer | null;
-  /** The exact mapping to serve, read when asked (it may change on disk), or null. */
-  readonly mapping: (() => string | null) | null;
+  /**
+   * The exact mapping to serve, read when asked (it may change on disk), or
+   * null. It may answer with a promise: the session waits without blocking
+   * the event loop (a mapping file swapped for a FIFO must not stall the agent).
+   */
+  readonly mapping: (() => string | null | Promise<string | null>) | null;
   readonly maxPayloadBytes: number;
+  /** Largest payload accepted before the handshake is complete (HELLO, AUTH): unauthenticated peers cannot make the agent buffer much. */
+  readonly preAuthMaxPayloadBytes: number;
   /** Frames per second per session; 0 = no limit. The bucket holds one second's worth. */
   readonly rateLimitPerSecond: number;
   readonly idleTimeoutMs: number;
@@ -32,7 +38,18 @@ export interface SessionConfig {
   readonly handshakeTimeoutMs: number;
   /** Bytes queued for a peer that does not read before the session is dropped. */
   readonly maxWriteBufferBytes: number;
-  readonly log: (line: string) => void;
+  /** One line per notable event; `kind` is a fixed category (for rate limiting), never peer text. */
+  readonly log: (kind: string, line: string) => void;
+}
+
+/** What the owner of a session learns about it. */
+export interface SessionHooks {
+  /** The session ended (its stream closed). */
+  closed(session: AgentSession): void;
+  /** A socket session sent a valid HELLO and now owes the token's proof. */
+  spoke?(session: AgentSession): void;
+  /** The handshake is complete (authenticated when a token is required); false refuses the session as busy. */
+  ready?(session: AgentSession): boolean;
 }
 
 type State = "hello" | "auth" | "ready";
@@ -54,6 +71,8 @@ export class AgentSession {
   private tokens: number;
   private lastRefill: number;
   private createdAt: number;
+  /** When the stream was handed to the session. */
+  readonly acceptedAt: number;
   private lastFrameAt: number;
   private frameStartedAt = 0;
   private closing = false;
@@ -65,25 +84,67 @@ export class AgentSession {
     readonly mode: "socket" | "line",
     readonly label: string,
     private readonly config: SessionConfig,
-    private readonly onClosed: (session: AgentSession) => void,
+    private readonly hooks: SessionHooks,
   ) {
-    this.decoder = new FrameDecoder({ maxPayloadBytes: config.maxPayloadBytes, resync: mode === "line" });
+    this.decoder = new FrameDecoder({ maxPayloadBytes: Math.min(config.maxPayloadBytes, config.preAuthMaxPayloadBytes), resync: mode === "line" });
     const now = Date.now();
+    this.acceptedAt = now;
     this.createdAt = now;
     this.lastFrameAt = now;
     this.lastRefill = now;
     this.tokens = config.rateLimitPerSecond;
     stream.on("data", (chunk: Buffer) => this.onData(chunk));
     stream.on("error", (e: NodeJS.ErrnoException) => {
-      if (e.code !== "ECONNRESET" && e.code !== "EPIPE") this.config.log(`${this.label}: stream error: ${e.message}`);
+      if (e.code !== "ECONNRESET" && e.code !== "EPIPE") this.config.log("stream error", `${this.label}: stream error: ${e.message}`);
     });
     stream.on("close", () => {
       this.closing = true;
-      this.onClosed(this);
+      this.hooks.closed(this);
     });
     stream.on("end", () => {
       if (this.mode === "socket") stream.end();
     });
+  }
+
+  /** True once the handshake is complete. */
+  get isReady(): boolean {
+    return this.state === "ready";
+  }
+
+  /** True when a valid HELLO has been received (the handshake is under way or done). */
+  get hasSpoken(): boolean {
+    return this.state !== "hello";
+  }
+
+  private setState(state: State): void {
+    this.state = state;
+    // Only a peer through the handshake may send frames up to the full limit.
+    this.decoder.limitPayload(state === "ready" ? this.config.maxPayloadBytes : Math.min(this.config.maxPayloadBytes, this.config.preAuthMaxPayloadBytes));
+  }
+
+  /**
+   * The handshake is complete: asks the owner for a place; refused as busy
+   * when there is none. Returns false when refused.
+   */
+  private becomeReady(seq: number): boolean {
+    this.setState("ready");
+    if (this.mode === "socket" && this.hooks.ready && !this.hooks.ready(this)) {
+      this.fail(ERROR_CODE.busy, "agent busy: every session slot is taken; try again later", seq);
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Sheds a connection still in its handshake (too many are waiting): an
+   * ERROR `busy`, then the connection is cut at once so its place is free.
+   */
+  evict(message: string): void {
+    if (this.closing) return;
+    this.config.log("shed handshaking connection", `${this.label}: shed: ${message}`);
+    this.send(encodeFrame(MSG.error, 0, encodeError({ code: ERROR_CODE.busy, fatal: true, minVersion: PROTOCOL_VERSION.min, maxVersion: PROTOCOL_VERSION.max, message }), this.version));
+    this.closing = true;
+    this.stream.destroy();
   }
 
   /** Checks the deadlines; called periodically by the agent. */
@@ -170,9 +231,9 @@ export class AgentSession {
         return;
       }
       if (f.type === MSG.error) {
-        this.config.log(`${this.label}: the peer sent an error frame; ${this.mode === "socket" ? "closing" : "resetting session"}`);
+        this.config.log("peer error frame", `${this.label}: the peer sent an error frame; ${this.mode === "socket" ? "closing" : "resetting session"}`);
         if (this.mode === "socket") this.close();
-        else this.state = "hello";
+        else this.setState("hello");
         return;
       }
       if (this.state === "auth") {
@@ -227,7 +288,7 @@ export class AgentSession {
       this.fail(ERROR_CODE.internal, detail, seq);
       return;
     }
-    this.config.log(`${this.label}: ${detail}`);
+    this.config.log("internal error", `${this.label}: ${detail}`);
     this.fail(ERROR_CODE.internal, "internal error in the agent (details are in its log)", seq);
   }
 
@@ -254,8 +315,13 @@ export class AgentSession {
       serverNonce: this.serverNonce,
       rateLimitPerSecond: this.config.rateLimitPerSecond,
     });
-    this.state = auth ? "auth" : "ready";
     this.send(encodeFrame(MSG.welcome, f.seq, welcome, version));
+    if (auth) {
+      this.setState("auth");
+      if (this.mode === "socket") this.hooks.spoke?.(this);
+    } else {
+      this.becomeReady(f.seq);
+    }
   }
 
   private onAuth(f: Frame): void {
@@ -265,20 +331,39 @@ export class AgentSession {
       this.fail(ERROR_CODE.authFailed, "authentication failed: wrong token", f.seq);
       return;
     }
-    this.state = "ready";
+    if (!this.becomeReady(f.seq)) return;
     this.send(encodeFrame(MSG.authOk, f.seq, serverProof(token, this.serverNonce, this.clientNonce), this.version));
   }
 
   private onMappingRequest(seq: number): void {
-    let text: string | null = null;
+    let answer: string | null | Promise<string | null>;
     try {
-      text = this.config.mapping?.() ?? null;
+      answer = this.config.mapping?.() ?? null;
     } catch (e) {
-      const detail = `the mapping file cannot be read: ${(e as Error)?.message ?? String(e)}`;
-      if (!this.peerAuthenticated) this.config.log(`${this.label}: ${detail}`);
-      this.sendError(ERROR_CODE.internal, this.peerAuthenticated ? detail : "the mapping cannot be served now (details are in the agent's log)", seq, false);
+      this.mappingUnreadable(e, seq);
       return;
     }
+    if (answer instanceof Promise) {
+      answer.then(
+        (text) => {
+          if (!this.closing) this.sendMapping(text, seq);
+        },
+        (e: unknown) => {
+          if (!this.closing) this.mappingUnreadable(e, seq);
+        },
+      );
+      return;
+    }
+    this.sendMapping(answer, seq);
+  }
+
+  private mappingUnreadable(e: unknown, seq: number): void {
+    const detail = `the mapping file cannot be read: ${(e as Error)?.message ?? String(e)}`;
+    if (!this.peerAuthenticated) this.config.log("mapping unreadable", `${this.label}: ${detail}`);
+    this.sendError(ERROR_CODE.internal, this.peerAuthenticated ? detail : "the mapping cannot be served now (details are in the agent's log)", seq, false);
+  }
+
+  private sendMapping(text: string | null, seq: number): void {
     if (text === null) {
       this.sendError(ERROR_CODE.noMapping, "this agent serves no exact mapping (start it with --mapping FILE)", seq, false);
       return;
@@ -302,17 +387,18 @@ export class AgentSession {
    */
   private fail(code: number, message: string, seq: number): void {
     if (this.closing) return;
-    this.config.log(`${this.label}: ${this.mode === "socket" ? "closing" : "resetting session"}: ${errorCodeName(code)}: ${message}`);
+    const verb = this.mode === "socket" ? "closing" : "resetting session";
+    this.config.log(`${verb}: ${errorCodeName(code)}`, `${this.label}: ${verb}: ${errorCodeName(code)}: ${message}`);
     this.sendError(code, message, seq, true);
     // On a line the decoder resynchronises by itself: only the session restarts.
     if (this.mode === "socket") this.close();
-    else this.state = "hello";
+    else this.setState("hello");
   }
 
   private send(frame: Buffer): void {
     if (this.closing || this.stream.destroyed) return;
     if (this.stream.writableLength > this.config.maxWriteBufferBytes) {
-      this.config.log(`${this.label}: dropping: the peer does not read (${this.stream.writableLength} bytes queued)`);
+      this.config.log("peer does not read", `${this.label}: dropping: the peer does not read (${this.stream.writableLength} bytes queued)`);
       this.closing = true;
       this.stream.destroy();
       return;

@@ -1,13 +1,19 @@
-import { chmodSync, lstatSync, statSync, unlinkSync } from "node:fs";
+import { statSync } from "node:fs";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { ClocksourceError, describeErrno } from "@clocksource/core";
-import { AgentSession, type SessionConfig } from "./agent-session.js";
-import { formatEndpoint, isLoopbackHost, literalTcpHost, type Endpoint } from "./endpoint.js";
+import { HandshakePool, sourceOf } from "./admission.js";
+import { AgentSession, type SessionConfig, type SessionHooks } from "./agent-session.js";
+import { checkUnixPathLength, formatEndpoint, isLoopbackHost, literalTcpHost, type Endpoint } from "./endpoint.js";
 import { monotonicHostClock, type HostClock } from "./host-clock.js";
+import { LogLimiter } from "./log-limiter.js";
 import { ABSOLUTE_MAX_PAYLOAD, encodeFrame, MSG, PROTOCOL_VERSION } from "./protocol/frame.js";
 import { encodeError, ERROR_CODE } from "./protocol/messages.js";
 import { connectSocket, openDevice, OpenError } from "./transport.js";
+import { clearStaleSocket, removeSocketFile, socketDirWarning, verifyBoundSocket, type SocketFileIdentity } from "./unix-socket-file.js";
+
+/** Largest payload a peer may send before its handshake is done (HELLO is 24 bytes, AUTH 32). */
+export const PRE_AUTH_MAX_PAYLOAD = 4096;
 
 /** How an agent behaves; every field has a safe default. */
 export interface AgentOptions {
@@ -15,12 +21,30 @@ export interface AgentOptions {
   readonly clock?: HostClock;
   /** A shared token: clients must prove they hold it (HMAC challenge–response). */
   readonly token?: Buffer | null;
-  /** Returns the exact mapping file's text to serve, or null when there is none. */
-  readonly mapping?: (() => string | null) | null;
+  /**
+   * Returns the exact mapping file's text to serve, or null when there is
+   * none; may return a promise (read the file without blocking the event loop).
+   */
+  readonly mapping?: (() => string | null | Promise<string | null>) | null;
   /** Largest request payload accepted, 1..{@link ABSOLUTE_MAX_PAYLOAD} (default 4096 bytes). */
   readonly maxPayloadBytes?: number;
-  /** Socket sessions served at once (default 512); more are refused with a `busy` error frame. */
+  /**
+   * Socket sessions through their handshake (authenticated, when a token is
+   * required) served at once (default 512); more are refused with a `busy`
+   * error frame. Connections still in their handshake do not count here.
+   */
   readonly maxConnections?: number;
+  /**
+   * Socket connections still in their handshake (no HELLO yet, or no proof of
+   * the token yet) kept at once before the agent sheds some (default 256):
+   * from the source holding the most, silent ones before those that said
+   * HELLO, oldest first, none younger than `handshakeGraceMs` — unless four
+   * times this many are waiting. Unauthenticated peers thus never take an
+   * authenticated session's place, and a new connection always gets a chance.
+   */
+  readonly maxHandshakes?: number;
+  /** How long a new connection is safe from being shed, ms (default 500). */
+  readonly handshakeGraceMs?: number;
   /** Frames per second one session may send, 0..2^32−1 (default 10000; 0 = no limit). */
   readonly rateLimitPerSecond?: number;
   /** A socket session with no complete frame for this long is closed (default 60 s). */
@@ -33,8 +57,14 @@ export interface AgentOptions {
   readonly maxWriteBufferBytes?: number;
   /** Allow a TCP listener on (or a `connect` to) a non-loopback address without a token. */
   readonly allowRemoteWithoutToken?: boolean;
-  /** Receives one line per notable event (refused, closed, errors). */
+  /**
+   * Receives one line per notable event (refused, closed, errors). Repeats of
+   * one kind are summarised (`… and N more in the last S s`) after
+   * `logBurst` lines per 10 s.
+   */
   readonly log?: (line: string) => void;
+  /** Lines of one kind logged per 10 s before the rest are summarised (default 5). */
+  readonly logBurst?: number;
 }
 
 /** What a listener ended up bound to. */
@@ -43,12 +73,6 @@ export interface ListenInfo {
   readonly endpoint: Endpoint;
   /** Permission bits of a Unix socket file. */
   readonly mode?: number;
-}
-
-interface UnixFile {
-  readonly path: string;
-  readonly ino: number;
-  readonly dev: number;
 }
 
 /**
@@ -62,10 +86,17 @@ export class HostAgent {
   private readonly maxConnections: number;
   private readonly allowRemote: boolean;
   private readonly servers: Server[] = [];
-  private readonly unixFiles: UnixFile[] = [];
+  private readonly unixFiles: SocketFileIdentity[] = [];
   private readonly sessions = new Set<AgentSession>();
+  /** Socket sessions through their handshake. */
+  private readonly established = new Set<AgentSession>();
+  /** Socket connections still in their handshake. */
+  private readonly handshaking: HandshakePool<AgentSession>;
   /** Sockets refused as over the limit, until they close. */
   private readonly refused = new Set<Socket>();
+  private readonly logs: LogLimiter;
+  private shedCount = 0;
+  private refusedCount = 0;
   private readonly lines = new Set<{ stop(): void }>();
   private readonly sweeper: NodeJS.Timeout;
   private nextId = 1;
@@ -77,12 +108,14 @@ export class HostAgent {
    *   `rateLimitPerSecond` outside 0..2^32−1 (both are announced in WELCOME)
    */
   constructor(options: AgentOptions = {}) {
-    const log = options.log ?? (() => undefined);
+    this.logs = new LogLimiter(options.log ?? (() => undefined), { burst: options.logBurst ?? 5 });
+    const log = (kind: string, line: string) => this.logs.log(kind, line);
     this.config = {
       clock: options.clock ?? monotonicHostClock,
       token: options.token ?? null,
       mapping: options.mapping ?? null,
       maxPayloadBytes: checkedLimit("maxPayloadBytes", options.maxPayloadBytes ?? 4096, 1, ABSOLUTE_MAX_PAYLOAD),
+      preAuthMaxPayloadBytes: PRE_AUTH_MAX_PAYLOAD,
       rateLimitPerSecond: checkedLimit("rateLimitPerSecond", options.rateLimitPerSecond ?? 10_000, 0, 0xffff_ffff),
       idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
       frameTimeoutMs: options.frameTimeoutMs ?? 5_000,
@@ -90,13 +123,16 @@ export class HostAgent {
       maxWriteBufferBytes: options.maxWriteBufferBytes ?? 1024 * 1024,
       log,
     };
-    this.maxConnections = options.maxConnections ?? 512;
+    this.maxConnections = checkedLimit("maxConnections", options.maxConnections ?? 512, 1, 1_000_000);
+    const soft = checkedLimit("maxHandshakes", options.maxHandshakes ?? 256, 1, 1_000_000);
+    this.handshaking = new HandshakePool({ soft, hard: soft * 4, graceMs: checkedLimit("handshakeGraceMs", options.handshakeGraceMs ?? 500, 0, 60_000) });
     this.allowRemote = options.allowRemoteWithoutToken ?? false;
     const c = this.config;
     const period = Math.max(10, Math.min(1000, Math.floor(Math.min(c.idleTimeoutMs, c.frameTimeoutMs, c.handshakeTimeoutMs) / 4)));
     this.sweeper = setInterval(() => {
       const now = Date.now();
       for (const s of this.sessions) s.sweep(now);
+      this.shed(now);
     }, period);
     this.sweeper.unref();
   }
@@ -104,6 +140,11 @@ export class HostAgent {
   /** Sessions open now (socket and line). */
   get sessionCount(): number {
     return this.sessions.size;
+  }
+
+  /** How admission stands: sessions through their handshake, connections in it, and how many were shed or refused so far. */
+  get admission(): { readonly established: number; readonly handshaking: number; readonly shed: number; readonly refused: number } {
+    return { established: this.established.size, handshaking: this.handshaking.size, shed: this.shedCount, refused: this.refusedCount };
   }
 
   /** The host clock's domain (`host.monotonic`, `host.tsc`). */
@@ -147,36 +188,81 @@ export class HostAgent {
     await this.serveLine(endpoint, false);
   }
 
-  /** Serves an already-open stream (tests, custom transports). */
+  /**
+   * Serves an already-open stream (tests, custom transports). It is trusted
+   * like a line: not subject to the admission limits of accepted sockets.
+   */
   serveStream(stream: Duplex, mode: "socket" | "line", label: string): AgentSession {
-    const session = new AgentSession(stream, mode, label, this.config, (s) => this.sessions.delete(s));
+    return this.startSession(stream, mode, label, { closed: (s) => this.sessions.delete(s) });
+  }
+
+  private startSession(stream: Duplex, mode: "socket" | "line", label: string, hooks: SessionHooks): AgentSession {
+    const session = new AgentSession(stream, mode, label, this.config, hooks);
     this.sessions.add(session);
     return session;
   }
 
-  private acceptSocket(kind: string, socket: Socket): void {
+  private acceptSocket(kind: string, listener: string, socket: Socket): void {
     const label = `#${this.nextId++} ${kind}${socket.remoteAddress ? ` ${socket.remoteAddress}:${socket.remotePort}` : ""}`;
     if (this.closed) {
       socket.destroy();
       return;
     }
     socket.on("error", () => undefined);
-    if (this.sessions.size >= this.maxConnections) {
-      this.config.log(`${label}: refused: ${this.maxConnections} sessions already open`);
-      socket.end(encodeFrame(MSG.error, 0, encodeError({ code: ERROR_CODE.busy, fatal: true, minVersion: PROTOCOL_VERSION.min, maxVersion: PROTOCOL_VERSION.max, message: `agent busy: ${this.maxConnections} sessions open` })));
-      // Read (and drop) what the peer sends so its close is seen at once.
-      socket.resume();
-      this.refused.add(socket);
-      socket.once("close", () => this.refused.delete(socket));
-      setTimeout(() => socket.destroy(), 500).unref();
+    if (this.established.size >= this.maxConnections) {
+      this.refuse(socket, label);
       return;
     }
     if (kind === "tcp") socket.setNoDelay(true);
-    this.serveStream(socket, "socket", label);
+    const session = this.startSession(socket, "socket", label, {
+      closed: (s) => {
+        this.sessions.delete(s);
+        this.handshaking.delete(s);
+        this.established.delete(s);
+      },
+      spoke: (s) => this.handshaking.markSpoke(s),
+      ready: (s) => {
+        this.handshaking.delete(s);
+        if (this.established.size >= this.maxConnections) return false;
+        this.established.add(s);
+        return true;
+      },
+    });
+    const now = Date.now();
+    this.handshaking.add(session, sourceOf(socket.remoteAddress, listener), now);
+    this.shed(now);
   }
 
-  private async startServer(kind: string, listen: (server: Server) => void): Promise<Server> {
-    const server = createServer((socket) => this.acceptSocket(kind, socket));
+  /** Every session slot is taken by a session through its handshake: a `busy` frame, then close. */
+  private refuse(socket: Socket, label: string): void {
+    this.refusedCount++;
+    this.config.log("refused: busy", `${label}: refused: ${this.maxConnections} sessions already open`);
+    const frame = encodeFrame(MSG.error, 0, encodeError({ code: ERROR_CODE.busy, fatal: true, minVersion: PROTOCOL_VERSION.min, maxVersion: PROTOCOL_VERSION.max, message: `agent busy: ${this.maxConnections} sessions open` }));
+    if (this.refused.size >= 64) {
+      // Under a flood, lingering politely would hold a socket per refusal.
+      socket.write(frame);
+      socket.destroy();
+      return;
+    }
+    socket.end(frame);
+    // Read (and drop) what the peer sends so its close is seen at once.
+    socket.resume();
+    this.refused.add(socket);
+    socket.once("close", () => this.refused.delete(socket));
+    setTimeout(() => socket.destroy(), 500).unref();
+  }
+
+  /** Sheds handshaking connections while there are too many (see {@link AgentOptions.maxHandshakes}). */
+  private shed(now: number): void {
+    for (let v = this.handshaking.nextVictim(now); v !== null; v = this.handshaking.nextVictim(now)) {
+      this.handshaking.delete(v);
+      this.shedCount++;
+      v.evict(`agent busy: more than ${this.handshaking.limits.soft} connections are waiting for their handshake; try again`);
+    }
+  }
+
+  private async startServer(kind: string, listener: string, listen: (server: Server) => void): Promise<Server> {
+    const server = createServer((socket) => this.acceptSocket(kind, listener, socket));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.once("listening", () => {
@@ -185,33 +271,56 @@ export class HostAgent {
       });
       listen(server);
     });
-    server.on("error", (e) => this.config.log(`${kind} listener error: ${e.message}`));
+    server.on("error", (e) => this.config.log(`${kind} listener error`, `${kind} listener error: ${e.message}`));
     this.servers.push(server);
     return server;
   }
 
+  /**
+   * Binds a Unix socket at `path`. The file is created with mode 0600 by the
+   * bind itself (under a umask of 0177) and never chmod'ed afterwards: a chmod
+   * by path follows a symbolic link that another user may have swapped in
+   * (a world-writable directory without the sticky bit). What is at the path
+   * after the bind is checked with lstat (a socket of ours, mode 0600), and a
+   * stale socket is taken over without a race (see `clearStaleSocket`).
+   */
   private async listenUnix(path: string): Promise<ListenInfo> {
-    await removeStaleSocket(path);
-    try {
-      // The socket file must never exist with wider permissions than 0600,
-      // not even for an instant: bind under a umask that clears them. Node
-      // binds a path synchronously inside listen(), so the umask is restored
-      // right after (the stat below checks it, and chmod fixes a surprise).
-      await this.startServer("unix", (s) => {
-        const old = process.umask(0o177);
-        try {
-          s.listen(path);
-        } finally {
-          process.umask(old);
+    checkUnixPathLength(path);
+    const listener = `unix:${path}`;
+    for (let attempt = 0; attempt < 8; attempt++) {
+      let server: Server;
+      try {
+        // Node binds a path synchronously inside listen(), so the umask is
+        // restored right after and never applies to anything else.
+        server = await this.startServer("unix", listener, (s) => {
+          const old = process.umask(0o177);
+          try {
+            s.listen(path);
+          } finally {
+            process.umask(old);
+          }
+        });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "EADDRINUSE") {
+          await clearStaleSocket(path);
+          continue;
         }
-      });
-    } catch (e) {
-      throw ioError(`cannot listen on unix:${path}`, e);
+        throw ioError(`cannot listen on unix:${path}`, e);
+      }
+      let id: SocketFileIdentity;
+      try {
+        id = await verifyBoundSocket(path);
+      } catch (e) {
+        this.servers.splice(this.servers.indexOf(server), 1);
+        await new Promise<void>((r) => server.close(() => r()));
+        throw e;
+      }
+      this.unixFiles.push(id);
+      const warning = socketDirWarning(path);
+      if (warning) this.config.log("socket directory", `warning: ${warning}`);
+      return { endpoint: { kind: "unix", path }, mode: id.mode };
     }
-    const st = statSync(path);
-    if ((st.mode & 0o777) !== 0o600) chmodSync(path, 0o600);
-    this.unixFiles.push({ path, ino: st.ino, dev: st.dev });
-    return { endpoint: { kind: "unix", path }, mode: statSync(path).mode & 0o777 };
+    throw new ClocksourceError("IO_ERROR", `cannot listen on unix:${path}: the path keeps changing (another agent starting on it?)`);
   }
 
   /**
@@ -234,7 +343,7 @@ export class HostAgent {
     this.checkTcpExposure("listen on", host, port);
     let server: Server;
     try {
-      server = await this.startServer("tcp", (s) => s.listen({ host, port }));
+      server = await this.startServer("tcp", `tcp:${host}:${port}`, (s) => s.listen({ host, port }));
     } catch (e) {
       throw ioError(`cannot listen on tcp:${host}:${port}`, e);
     }
@@ -280,7 +389,7 @@ export class HostAgent {
       current = this.serveStream(stream, "line", `line ${where}`);
       stream.once("close", () => {
         if (stopped || this.closed) return;
-        this.config.log(`line ${where}: closed; reopening`);
+        this.config.log(`line closed: ${where}`, `line ${where}: closed; reopening`);
         schedule();
       });
     };
@@ -289,7 +398,7 @@ export class HostAgent {
         open().then(start, (e: unknown) => {
           if (stopped || this.closed) return;
           delay = Math.min(delay * 2, 5000);
-          this.config.log(`line ${where}: cannot ${isListen ? "open" : "connect"}: ${(e as Error).message}; retrying in ${delay} ms`);
+          this.config.log(`line retry: ${where}`, `line ${where}: cannot ${isListen ? "open" : "connect"}: ${(e as Error).message}; retrying in ${delay} ms`);
           schedule();
         });
       }, delay);
@@ -322,21 +431,11 @@ export class HostAgent {
       for (const s of this.sessions) s.destroy();
       for (const s of this.refused) s.destroy();
     }, 300);
-    this.removeUnixFiles();
+    // Only the socket this agent created, not one that replaced it.
+    for (const f of this.unixFiles.splice(0)) removeSocketFile(f);
     await Promise.all(closing);
     clearTimeout(force);
-  }
-
-  private removeUnixFiles(): void {
-    for (const f of this.unixFiles.splice(0)) {
-      try {
-        const st = lstatSync(f.path);
-        // Only remove the socket this agent created, not one that replaced it.
-        if (st.isSocket() && st.ino === f.ino && st.dev === f.dev) unlinkSync(f.path);
-      } catch {
-        // already gone
-      }
-    }
+    this.logs.close();
   }
 }
 
@@ -356,27 +455,4 @@ function checkedLimit(name: string, value: number, min: number, max: number): nu
     throw new ClocksourceError("INVALID_ARGUMENT", `${name} must be a whole number in ${min}..${max}, got ${value}`);
   }
   return value;
-}
-
-/**
- * A socket file left by an agent that died is removed; a live one (someone
- * accepts connections) or a file that is not a socket is an error.
- */
-async function removeStaleSocket(path: string): Promise<void> {
-  let st;
-  try {
-    st = lstatSync(path);
-  } catch {
-    return;
-  }
-  if (!st.isSocket()) throw new ClocksourceError("IO_ERROR", `cannot listen on unix:${path}: the path exists and is not a socket`);
-  try {
-    const s = await connectSocket({ path }, 500);
-    s.destroy();
-    throw new ClocksourceError("IO_ERROR", `cannot listen on unix:${path}: another process is serving it`);
-  } catch (e) {
-    if (e instanceof ClocksourceError) throw e;
-    if (e instanceof OpenError && e.code !== "ECONNREFUSED") throw new ClocksourceError("IO_ERROR", `cannot listen on unix:${path}: ${e.message}`);
-    unlinkSync(path);
-  }
 }

@@ -21,6 +21,27 @@ function bad(text: string, why: string): ClocksourceError {
   return new ClocksourceError("INVALID_ARGUMENT", `bad endpoint ${JSON.stringify(text)}: ${why} (use unix:PATH, tcp:HOST:PORT or serial:PATH)`);
 }
 
+/**
+ * The longest Unix socket path, in bytes: `sun_path` holds 108 bytes on
+ * Linux, one of which is the terminating NUL. A longer path would be cut
+ * short by the kernel interface and name another file.
+ */
+export const MAX_UNIX_PATH_BYTES = 107;
+
+/**
+ * Refuses a Unix socket path that does not fit in `sun_path`.
+ * @throws ClocksourceError `INVALID_ARGUMENT`
+ */
+export function checkUnixPathLength(path: string, what = "unix"): void {
+  const n = Buffer.byteLength(path);
+  if (n > MAX_UNIX_PATH_BYTES) {
+    throw new ClocksourceError(
+      "INVALID_ARGUMENT",
+      `${what}:${path.length > 60 ? `${path.slice(0, 28)}…${path.slice(-28)}` : path}: the path is ${n} bytes; a Unix socket path holds at most ${MAX_UNIX_PATH_BYTES} (use a shorter path, e.g. a relative one or a shorter directory)`,
+    );
+  }
+}
+
 function port(text: string, p: string): number {
   if (!/^[0-9]{1,5}$/.test(p) || Number(p) > 65535) throw bad(text, `port ${JSON.stringify(p)} is not 0..65535`);
   return Number(p);
@@ -41,6 +62,7 @@ export function parseEndpoint(text: string): Endpoint {
     case "serial":
       if (rest.length === 0) throw bad(text, "empty path");
       if (rest.includes("\0")) throw bad(text, "NUL in path");
+      if (scheme === "unix") checkUnixPathLength(rest);
       return { kind: scheme, path: rest };
     case "tcp": {
       if (/^[0-9]+$/.test(rest)) return { kind: "tcp", host: DEFAULT_TCP_HOST, port: port(text, rest) };

@@ -2,7 +2,7 @@ import { constants as fsConstants, promises as fsp, type Stats } from "node:fs";
 import { connect as netConnect, type Socket } from "node:net";
 import { Duplex } from "node:stream";
 import { describeErrno } from "@clocksource/core";
-import type { Endpoint } from "./endpoint.js";
+import { MAX_UNIX_PATH_BYTES, type Endpoint } from "./endpoint.js";
 
 /** A byte stream to the peer, and what kind it is. */
 export interface OpenedStream {
@@ -47,6 +47,11 @@ function describeOpenError(e: unknown): { code: string | undefined; text: string
 /** Connects a socket (Unix path or TCP), failing after `timeoutMs`. */
 export function connectSocket(target: { path: string } | { host: string; port: number }, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
+    if ("path" in target && Buffer.byteLength(target.path) > MAX_UNIX_PATH_BYTES) {
+      // The kernel interface would cut the path and connect to another file.
+      reject(new OpenError(`the socket path is ${Buffer.byteLength(target.path)} bytes, more than the ${MAX_UNIX_PATH_BYTES} a Unix socket path holds`, "ENAMETOOLONG"));
+      return;
+    }
     const socket = netConnect(target as never);
     const timer = setTimeout(() => {
       socket.destroy();

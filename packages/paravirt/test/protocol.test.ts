@@ -111,6 +111,35 @@ describe("frames", () => {
     );
   });
 
+  it("does linear work on a large frame trickled in small chunks (bytes copied stay within 3× the input)", () => {
+    // 16 MiB in 256-byte chunks: re-joining the held bytes with every chunk
+    // (the old way) copies ~2^35 bytes; growing one buffer copies < 3 × 2^24.
+    const payload = Buffer.alloc(16 * 1024 * 1024);
+    for (let i = 0; i < payload.length; i += 4096) payload.writeUInt32BE(i, i);
+    const frame = encodeFrame(MSG.hello, 9, payload);
+    for (const step of [256, 4099, 65536 + 3]) {
+      const dec = new FrameDecoder({ maxPayloadBytes: payload.length });
+      const events: DecodeEvent[] = [];
+      for (let i = 0; i < frame.length; i += step) events.push(...dec.push(frame.subarray(i, i + step)));
+      expect(events).toHaveLength(1);
+      expect(events[0]?.frame?.seq).toBe(9);
+      expect(events[0]?.frame?.payload.equals(payload)).toBe(true);
+      expect(dec.midFrame).toBe(false);
+      expect(dec.bytesCopied, `step ${step}`).toBeLessThanOrEqual(3 * frame.length);
+    }
+  });
+
+  it("holds memory in step with the bytes received, not with the length a header claims", () => {
+    const dec = new FrameDecoder({ maxPayloadBytes: 16 * 1024 * 1024 });
+    const header = encodeFrame(MSG.hello, 1, Buffer.alloc(0));
+    header.writeUInt32BE(16 * 1024 * 1024, 12);
+    expect(dec.push(header)).toEqual([]);
+    expect(dec.push(Buffer.alloc(100))).toEqual([]);
+    expect(dec.midFrame).toBe(true);
+    expect(dec.buffered).toBe(HEADER_BYTES + 100);
+    expect(dec.bytesCopied).toBeLessThanOrEqual(HEADER_BYTES + 100);
+  });
+
   it("rejects reserved flags", () => {
     const f = encodeFrame(MSG.hello, 1);
     f.writeUInt16BE(1, 6);
