@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   now: () => import("./commands/now.js"),
   "arm-mapping": () => import("./commands/arm-mapping.js"),
   merge: () => import("./commands/merge.js"),
+  trace: () => import("./commands/trace.js"),
 };
 
 function version(): string {

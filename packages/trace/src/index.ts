@@ -22,3 +22,4 @@ export * from "./open.js";
 export * from "./readers/index.js";
 export { clockUnitOf } from "./readers/text/clock-unit.js";
 export type { TextReaderOptions } from "./readers/text/line-trace-reader.js";
+export { EventLineEncoder } from "./readers/jsonl/event-line-encoder.js";

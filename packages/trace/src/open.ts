@@ -43,7 +43,7 @@ export async function detectTraceFormat(path: string): Promise<TraceFormat | nul
  * Opens a trace file (trace.dat, perf.data, ftrace text, `perf script` text,
  * JSON lines) for reading its events.
  * @throws ClocksourceError `IO_ERROR` (missing, unreadable, not a regular file),
- *   `INVALID_ARGUMENT` (format not recognised or unknown), `INVALID_TRACE` (damaged headers)
+ *   `INVALID_ARGUMENT` (an unknown `format` name), `INVALID_TRACE` (not recognised, or damaged headers)
  */
 export async function openTrace(path: string, options: OpenTraceOptions = {}): Promise<TraceReader> {
   let reader: TraceFormatReader;
@@ -51,7 +51,7 @@ export async function openTrace(path: string, options: OpenTraceOptions = {}): P
   else {
     const format = await detectTraceFormat(path);
     if (format === null) {
-      throw new ClocksourceError("INVALID_ARGUMENT", `${path}: not a trace in a format read here (${traceFormats().join(", ")}); name its format if it is one`);
+      throw new ClocksourceError("INVALID_TRACE", `${path}: not a trace in a format read here (${traceFormats().join(", ")}); name its format if it is one`);
     }
     reader = traceFormatReader(format);
   }

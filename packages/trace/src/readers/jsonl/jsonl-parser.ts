@@ -54,7 +54,7 @@ class JsonLinesParser implements LineParser {
     const m = v.entries;
     const tsf = this.tsField;
     if (!m.has(tsf)) {
-      if (this.events === 0) throw new ClocksourceError("INVALID_ARGUMENT", `${where}: no field ${JSON.stringify(tsf)} (name the timestamp field with --ts-field)`);
+      if (this.events === 0) throw new ClocksourceError("INVALID_TRACE", `${where}: no field ${JSON.stringify(tsf)} (name the timestamp field with --ts-field)`);
       this.sink.warn(`${where}: no field ${JSON.stringify(tsf)}, skipped`);
       return;
     }
