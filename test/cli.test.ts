@@ -18,7 +18,7 @@ describe("clocksource (as a subprocess)", () => {
     expect(help.stdout).toMatch(/probe/);
     const v = runCli(["--version"]);
     expect(v.status).toBe(0);
-    expect(v.stdout).toMatch(/^clocksource \d+\.\d+\.\d+\n$/);
+    expect(v.stdout).toMatch(/^clocksource \d+\.\d+\.\d+\nnative reader: (loaded \(.+\)|not loaded: .+)\nbackend packages: .+\nnode v\S+ \S+\n$/);
     expect(runCli(["probe", "--help"]).stdout).toMatch(/--sysroot DIR/);
   });
 

@@ -1,9 +1,10 @@
 import "reflect-metadata";
-import { CLOCK_BACKEND, ClockSelector, createClockContainer } from "@clocksource/core";
+import { CLOCK_BACKEND, ClockSelector, createClockContainer, SYSTEM_VIEW } from "@clocksource/core";
 import { MicrosecondBackend } from "./microsecond-backend.js";
 
 const container = createClockContainer({ sysroot: process.argv[2] ?? "/" });
-container.register(CLOCK_BACKEND, { useClass: MicrosecondBackend });
+// A factory: the container hands over what the backend needs. No decorators, no compiler flags.
+container.register(CLOCK_BACKEND, { useFactory: (c) => new MicrosecondBackend(c.resolve(SYSTEM_VIEW)) });
 
 const selection = container.resolve(ClockSelector).select();
 for (const b of selection.backends) {

@@ -5,10 +5,12 @@ import {
   nanosecondScale,
   RATING,
   scaleTicksReference,
+  unusable,
   type BackendContext,
   type BackendVerdict,
   type ClockBackend,
   type ClockSource,
+  type SystemView,
 } from "@clocksource/core";
 
 /**
@@ -19,15 +21,14 @@ export class MicrosecondBackend implements ClockBackend {
   readonly id = "microsecond-monotonic";
   readonly description = "OS monotonic clock in 1 MHz ticks (example backend)";
 
+  /** @param view the machine being probed: this process's clock is only that machine's when it is live */
+  constructor(private readonly view: SystemView) {}
+
   assess({ facts }: BackendContext): BackendVerdict {
+    if (!this.view.live) return unusable([`${this.view.root} is a snapshot: this process's clock is not that machine's`]);
     const current = facts.best(FACT.kernelClocksourceCurrent);
     if (current?.value === "jiffies") {
-      return {
-        usable: false,
-        rating: RATING.unusable,
-        mapping: "none",
-        reasons: [`the kernel clocksource is jiffies (${current.source}): too coarse for microseconds`],
-      };
+      return unusable([`the kernel clocksource is jiffies (${current.source}): too coarse for microseconds`]);
     }
     return {
       usable: true,

@@ -23,16 +23,77 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   trace: () => import("./commands/trace.js"),
 };
 
+COMMANDS.completion = () => import("./commands/completion.js");
+
+/**
+ * Loads a command. The architecture packages are optional dependencies of the
+ * CLI: a command that needs one that is not installed says so in one line.
+ */
+async function loadCommand(name: string): Promise<CommandModule> {
+  try {
+    return await (COMMANDS[name] as () => Promise<CommandModule>)();
+  } catch (e) {
+    const missing = /Cannot find (?:package|module) '(@clocksource\/[a-z0-9-]+)'/.exec(String((e as Error)?.message));
+    if ((e as { code?: string })?.code === "ERR_MODULE_NOT_FOUND" && missing) {
+      throw new UsageError(`${name} needs ${missing[1]}, which is not installed (npm install -g ${missing[1]}, or install @clocksource/cli without --omit=optional)`);
+    }
+    throw e;
+  }
+}
+
+/** Every command's name, summary and help: what the man page, docs/cli.md and the completions are made from. */
+export async function commandHelps(): Promise<{ name: string; summary: string; help: string }[]> {
+  const out: { name: string; summary: string; help: string }[] = [];
+  for (const name of Object.keys(COMMANDS)) {
+    const m = await loadCommand(name).catch((e: unknown) => ({ summary: `(unavailable: ${String((e as Error)?.message ?? e).split("\n")[0]})`, help: "" }));
+    out.push({ name, summary: m.summary, help: m.help });
+  }
+  return out;
+}
+
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
   return pkg.version;
 }
 
+const TOP_HELP_TAIL = `
+Options:
+  -h, --help     show help (also: clocksource help <command>, clocksource <command> --help)
+  -V, --version  print the version, whether the native counter reader loaded (and why
+                 not) and which backend packages are installed
+
+Examples:
+  clocksource probe                    what this machine offers, and the clock it would use
+  clocksource now                      read that clock once
+  clocksource help convert             one command's options, examples and environment
+  source <(clocksource completion bash)
+                                       complete commands and options in this bash session
+
+Exit status:
+  0   success
+  1   a failure at run time: a file missing, unreadable or invalid, a capability this
+      machine lacks, a peer that times out or breaks the protocol; or an unexpected error
+  2   a usage error, fixable on the command line: an unknown command or option, a bad
+      or missing value, options that do not go together
+
+Environment:
+  CLOCKSOURCE_BACKEND           preferred backend ids, comma-separated
+  CLOCKSOURCE_EXCLUDE           backend ids never to select, comma-separated
+  CLOCKSOURCE_REQUIRE_EXACT     1: select only a backend with an exact mapping to the host
+  CLOCKSOURCE_AGENT             the paravirtual host agent's endpoint
+  CLOCKSOURCE_AGENT_TOKEN_FILE  the file holding the agent's shared token
+  CLOCKSOURCE_PLUGINS           plugin modules exporting register(container), comma-separated
+  CLOCKSOURCE_NATIVE            0: do not load the native counter reader
+  CLOCKSOURCE_DEBUG             1: add a stack trace to an unexpected error
+
+Errors are one line on stderr. Each command's help lists its own options, examples
+and environment; \`man clocksource\` has them all.
+`;
+
 async function usage(): Promise<string> {
   let text = "Usage: clocksource <command> [options]\n\nPut guest and host timestamps on one time base.\n\nCommands:\n";
-  for (const [name, load] of Object.entries(COMMANDS)) text += `  ${name.padEnd(14)} ${(await load()).summary}\n`;
-  text += "\nOptions:\n  -h, --help     show help (also: clocksource <command> --help)\n  -V, --version  print the version\n\nDocs: docs/cli.md\n";
-  return text;
+  for (const c of await commandHelps()) text += `  ${c.name.padEnd(14)} ${c.summary}\n`;
+  return text + TOP_HELP_TAIL;
 }
 
 /**
@@ -67,21 +128,23 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   try {
     if (first === undefined || first === "-h" || first === "--help" || first === "help") {
       if (first === "help" && rest[0] && COMMANDS[rest[0]]) {
-        io.stdout.write((await (COMMANDS[rest[0]] as () => Promise<CommandModule>)()).help);
+        io.stdout.write((await loadCommand(rest[0])).help);
         return EXIT.ok;
       }
       io.stdout.write(await usage());
       return first === undefined ? EXIT.usage : EXIT.ok;
     }
     if (first === "-V" || first === "--version") {
-      io.stdout.write(`clocksource ${version()}\n`);
+      const { describeNative, describePackages, nativeStatus } = await import("./runtime-status.js");
+      const { backendPackages } = await import("./backend-packages.js");
+      io.stdout.write(`clocksource ${version()}\nnative reader: ${describeNative(await nativeStatus())}\nbackend packages: ${describePackages(backendPackages())}\nnode ${process.version} ${process.platform}-${process.arch}\n`);
       return EXIT.ok;
     }
     const load = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
     if (!load) {
       throw new UsageError(first.startsWith("-") ? `unknown option ${first} (try clocksource --help)` : `unknown command ${JSON.stringify(first)} (try clocksource --help)`);
     }
-    return await (await load()).run(rest, io);
+    return await (await loadCommand(first)).run(rest, io);
   } catch (e) {
     if (e instanceof UsageError || isClocksourceError(e)) {
       io.stderr.write(`clocksource: ${e.message}\n`);

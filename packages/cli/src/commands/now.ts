@@ -1,26 +1,35 @@
-import { ClockSelector, createClockContainer, type SelectionPolicy } from "@clocksource/core";
+import { ClockSelector, createClockContainer } from "@clocksource/core";
 import { registerBundledBackends } from "../backend-packages.js";
 import type { CliIo } from "../cli-io.js";
 import { parseOptions } from "../parse-options.js";
+import { loadPlugins, pluginSpecs, registerPlugins } from "../plugins.js";
+import { applyNoNative, policyFromFlags, SELECTION_ENVIRONMENT_HELP, SELECTION_OPTIONS, SELECTION_OPTIONS_HELP } from "../selection-options.js";
 
 export const summary = "read the selected clock: ticks, nanoseconds, domain";
 
-export const help = `Usage: clocksource now [--backend ID] [--json]
+export const help = `Usage: clocksource now [--json] [--backend ID] [--exclude ID] [--require-exact]
+                      [--plugin MODULE]...
 
 Selects the best clock source for this machine (as \`clocksource probe\` explains)
 and reads it once: its domain, the tick count and the same instant in nanoseconds.
 
 Options:
-  --backend ID   prefer this backend if usable (also CLOCKSOURCE_BACKEND=ID)
-  --json         print {"backend","domain","frequencyHz","ticks","ns"} (ticks and ns as decimal strings)
-  -h, --help     show this help
-`;
+  --json                   print {"backend","domain","frequencyHz","ticks","ns"} (ticks and ns
+                           as decimal strings)
+${SELECTION_OPTIONS_HELP}  -h, --help               show this help
+
+Examples:
+  clocksource now                              ticks of the selected clock and the same in ns
+  clocksource now --backend os-monotonic       read the OS monotonic clock instead
+  clocksource now --json | jq -r .ticks        only the tick count
+
+${SELECTION_ENVIRONMENT_HELP}`;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
   const { values } = parseOptions("now", args, {
     options: {
-      backend: { type: "string" },
       json: { type: "boolean", default: false },
+      ...SELECTION_OPTIONS,
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -28,9 +37,11 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     io.stdout.write(help);
     return 0;
   }
-  const policy: SelectionPolicy = values.backend !== undefined ? { prefer: [values.backend] } : {};
-  const container = createClockContainer({ sysroot: "/", policy, env: io.env });
+  applyNoNative(values);
+  const plugins = await loadPlugins(pluginSpecs(values.plugin, io.env));
+  const container = createClockContainer({ sysroot: "/", policy: policyFromFlags(values), env: io.env });
   registerBundledBackends(container);
+  await registerPlugins(container, plugins);
   const selection = container.resolve(ClockSelector).select();
   const ticks = selection.source.now();
   const ns = selection.source.toNanoseconds(ticks);

@@ -1,29 +1,42 @@
-import { buildProbeReport, ClockSelector, createClockContainer, SYSTEM_VIEW, type SelectionPolicy, type SystemView } from "@clocksource/core";
+import { buildProbeReport, ClockSelector, createClockContainer, SYSTEM_VIEW, type SystemView } from "@clocksource/core";
 import { registerBundledBackends } from "../backend-packages.js";
 import type { CliIo } from "../cli-io.js";
 import { parseOptions } from "../parse-options.js";
+import { loadPlugins, pluginSpecs, registerPlugins } from "../plugins.js";
 import { renderProbeReport } from "../render-probe.js";
+import { applyNoNative, policyFromFlags, SELECTION_ENVIRONMENT_HELP, SELECTION_OPTIONS, SELECTION_OPTIONS_HELP } from "../selection-options.js";
+import { renderRuntime, runtimeStatus } from "../runtime-status.js";
 
 export const summary = "what this machine (or a snapshot) offers: facts, backends, selection";
 
-export const help = `Usage: clocksource probe [--sysroot DIR] [--json] [--backend ID]
+export const help = `Usage: clocksource probe [--sysroot DIR] [--json] [--backend ID] [--exclude ID]
+                        [--require-exact] [--agent EP] [--plugin MODULE]...
 
 Probes this machine, or a snapshot laid out like a system root, and prints every
-fact with its source and confidence, every backend's verdict and the selection.
+fact with its source and confidence, every backend's verdict and the selection,
+then what the command runs with: the native counter reader (loaded, or why not),
+the backend packages installed and the plugins loaded.
 
 Options:
-  --sysroot DIR   probe the snapshot at DIR instead of this machine (like lscpu --sysroot)
-  --json          print one JSON document, schema clocksource.probe/v1 (docs/probe-schema.md)
-  --backend ID    prefer this backend if usable (also CLOCKSOURCE_BACKEND=ID)
-  -h, --help      show this help
-`;
+  --sysroot DIR            probe the snapshot at DIR instead of this machine (like lscpu --sysroot)
+  --json                   print one JSON document, schema clocksource.probe/v1
+${SELECTION_OPTIONS_HELP}  -h, --help               show this help
+
+Examples:
+  clocksource probe                            this machine, for people
+  clocksource probe --json | jq .selected      the backend selection would use
+  clocksource probe --sysroot ./snap           a snapshot taken with clocksource snapshot
+  clocksource probe --exclude x86-tsc          what would be chosen without the TSC
+  clocksource probe --plugin ./my-backend.mjs  rank your own backend with the others
+
+${SELECTION_ENVIRONMENT_HELP}`;
 
 export async function run(args: string[], io: CliIo): Promise<number> {
   const { values } = parseOptions("probe", args, {
     options: {
       sysroot: { type: "string" },
       json: { type: "boolean", default: false },
-      backend: { type: "string" },
+      ...SELECTION_OPTIONS,
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -31,11 +44,14 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     io.stdout.write(help);
     return 0;
   }
-  const policy: SelectionPolicy = values.backend !== undefined ? { prefer: [values.backend] } : {};
-  const container = createClockContainer({ sysroot: values.sysroot ?? "/", policy, env: io.env });
+  applyNoNative(values);
+  const plugins = await loadPlugins(pluginSpecs(values.plugin, io.env));
+  const container = createClockContainer({ sysroot: values.sysroot ?? "/", policy: policyFromFlags(values), env: io.env });
   registerBundledBackends(container);
+  await registerPlugins(container, plugins);
   const selector = container.resolve(ClockSelector);
   const report = buildProbeReport(selector.rank(), container.resolve<SystemView>(SYSTEM_VIEW));
-  io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderProbeReport(report));
+  const runtime = await runtimeStatus(plugins, report.live);
+  io.stdout.write(values.json ? `${JSON.stringify({ ...report, runtime }, null, 2)}\n` : renderProbeReport(report) + renderRuntime(runtime));
   return 0;
 }
