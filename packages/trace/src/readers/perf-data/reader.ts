@@ -8,7 +8,7 @@
  */
 import type { ReaderOptions } from "../../model/format-reader.js";
 import type { PerfTimeConv, TimeRecords, TraceClock, TraceEvent, TraceInfo, TraceReader } from "../../model/event.js";
-import { CLOCK_NAMES, Rec } from "./constants.js";
+import { CLOCK_NAMES, Feat, Rec } from "./constants.js";
 import { at, invalid } from "./errors.js";
 import type { PerfEvent } from "./event.js";
 import { readFeature, type PerfMeta } from "./features.js";
@@ -60,7 +60,10 @@ async function prescan(file: TraceFile, h: PerfHeader, streams: Streams, warn: W
       else streams.add(a.attr, a.ids);
     } else if (type === Rec.HEADER_FEATURE && size >= 16) {
       const feat = v.getBigUint64(p + 8, le);
-      if (feat < 256n) readFeature(Number(feat), st.bytes.slice(p + 16, p + size), offset + 16, le, h.meta, warn);
+      // perf ends the pipe-mode features with an empty record for HEADER_LAST_FEATURE, whose number grows with perf's version.
+      if (size === 16 && feat >= BigInt(Feat.KNOWN_MAX)) {
+        // end mark
+      } else if (feat < 256n) readFeature(Number(feat), st.bytes.slice(p + 16, p + size), offset + 16, le, h.meta, warn);
       else warn.add("unknown-feature", `${at(offset)}: HEADER_FEATURE record for feature ${feat} skipped`);
     } else if (type === Rec.EVENT_UPDATE) {
       const u = parseEventUpdateName(v, st.bytes, p, size, le);
