@@ -28,6 +28,7 @@ import {
   jsonObject,
   jsonU64,
   mappingError,
+  type BatchMapping,
   type JsonObject,
   type JsonValue,
   type MappingCodec,
@@ -134,5 +135,14 @@ export const armCntvoffCodec: MappingCodec<CntvoffParams> = {
   },
   create(p: CntvoffParams): MappingFunction {
     return cntvoffMapping(p);
+  },
+  createBatch(p: CntvoffParams): BatchMapping {
+    const offset = assertU64(viewOffset(p), "offset");
+    checkWidth(p.widthBits);
+    // (g + offset) mod 2^w, and (h − offset) mod 2^w as h + (2^64 − offset): the same sums as cntvoffMapping.
+    return {
+      forward: { kind: "addMask", add: offset, bits: p.widthBits },
+      inverse: { kind: "addMask", add: BigInt.asUintN(64, -offset), bits: p.widthBits },
+    };
   },
 };

@@ -33,6 +33,8 @@ export * from "./selection/monotonic-backend.js";
 export * from "./selection/container.js";
 export * from "./probing/probe-report.js";
 export * from "./mapping/mapping-file.js";
+export { batchConverter, type BatchConverter } from "./mapping/batch-mapping.js";
+export { applyBatchOp, checkBatchOp, type BatchMapping, type BatchOp } from "./math/batch-ops.js";
 export * from "./io/file-kind.js";
 export * from "./io/read-user-file.js";
 export * from "./io/write-user-file.js";

@@ -1,12 +1,14 @@
 import {
   checkKeys,
   ClocksourceError,
+  isClocksourceError,
   DOMAIN,
   jsonI64,
   jsonObject,
   jsonU64,
   mappingError,
   U64_MAX,
+  type BatchMapping,
   type JsonObject,
   type JsonValue,
   type MappingCodec,
@@ -125,7 +127,26 @@ export const paravirtCodec: MappingCodec<ParavirtParams> = {
   create(p: ParavirtParams): MappingFunction {
     return { forward: (g) => forward(p, g), inverse: (h) => inverse(p, h) };
   },
+  createBatch(p: ParavirtParams): BatchMapping {
+    // No kernel for the estimate's arithmetic: value by value, but inside the batch path (epoch table, decimal kernels).
+    return {
+      forward: { kind: "each", convert: outsideAsUndefined((g) => forward(p, g)) },
+      inverse: { kind: "each", convert: outsideAsUndefined((h) => inverse(p, h)) },
+    };
+  },
 };
+
+/** A conversion that throws OUT_OF_RANGE outside its domain, as a batch `each` operation wants it: undefined there. */
+function outsideAsUndefined(f: (v: bigint) => bigint): (v: bigint) => bigint | undefined {
+  return (v) => {
+    try {
+      return f(v);
+    } catch (e) {
+      if (isClocksourceError(e, "OUT_OF_RANGE")) return undefined;
+      throw e;
+    }
+  };
+}
 
 /**
  * The error bound of an estimated mapping at guest time `g`, in the target's

@@ -1,4 +1,4 @@
-import { checkKeys, jsonI64, jsonInt, jsonObject, jsonU64, mappingError, type JsonObject, type JsonValue, type MappingCodec, type MappingFunction } from "@clocksource/core";
+import { checkKeys, jsonI64, jsonInt, jsonObject, jsonU64, mappingError, type BatchMapping, type JsonObject, type JsonValue, type MappingCodec, type MappingFunction } from "@clocksource/core";
 import { assertKvmTscParams, KvmTscMapping, type KvmTscParams } from "./kvm-tsc-mapping.js";
 
 /** The mapping-file kind of KVM x86 TSC mappings (`guest.tsc` → `host.tsc`). */
@@ -33,5 +33,11 @@ export const kvmTscCodec: MappingCodec<KvmTscParams> = {
   create(p: KvmTscParams): MappingFunction {
     const m = new KvmTscMapping(p);
     return { forward: (guest) => m.inverse(guest), inverse: (host) => m.forward(host) };
+  },
+  createBatch(p: KvmTscParams): BatchMapping {
+    assertKvmTscParams(p);
+    // KVM's host → guest map is mulShiftAdd; guest → host is its exact (smallest-preimage) inverse.
+    const form = { mult: p.ratio, shift: p.fracBits, add: BigInt.asUintN(64, p.offset) };
+    return { forward: { kind: "mulShiftAddInverse", ...form }, inverse: { kind: "mulShiftAdd", ...form } };
   },
 };

@@ -59,6 +59,7 @@ import { writeUserFile, writeUserFileSync, type WriteUserFileOptions } from "../
 import { readUserFile, readUserFileAsync } from "../io/read-user-file.js";
 import { parseStrictJson, StrictJsonError } from "./strict-json.js";
 import { U64_MAX, assertU64 } from "../math/u64.js";
+import type { BatchMapping } from "../math/batch-ops.js";
 
 /** The schema id of a mapping file; bumped on any incompatible change. */
 export const MAPPING_SCHEMA = "clocksource.mapping/v1";
@@ -111,6 +112,13 @@ export interface MappingCodec<P = unknown> {
   serializeParams(params: P): JsonObject;
   /** Builds the exact conversion for these parameters. */
   create(params: P, context: MappingContext): MappingFunction;
+  /**
+   * Optional batch hook: the same conversion as batch operations that core
+   * runs without a BigInt per value ({@link batchConverter}, `convert`).
+   * Must be bit-identical to `create`'s functions, failing exactly where they
+   * throw `OUT_OF_RANGE`. Kinds without it convert value by value.
+   */
+  createBatch?(params: P, context: MappingContext): BatchMapping;
 }
 
 /** Codecs by kind. */
@@ -577,6 +585,10 @@ export interface ResolvedMapping {
   inverse(value: bigint): Conversion;
   /** The conversion functions of each epoch (index = epoch index). */
   readonly functions: readonly MappingFunction[];
+  /** Each epoch's batch operations when the kind's codec has a batch hook, else null (index = epoch index). */
+  readonly batch?: readonly (BatchMapping | null)[];
+  /** The epoch every value uses ({@link ResolveOptions.epoch}), or undefined when chosen by value. */
+  readonly forcedEpoch?: number;
 }
 
 function canonical(v: JsonValue | undefined): string {
@@ -629,9 +641,13 @@ export function resolveMapping(file: MappingFile, registry: MappingCodecRegistry
   if (options.epoch !== undefined && (!Number.isInteger(options.epoch) || options.epoch < 0 || options.epoch >= file.epochs.length)) {
     throw new ClocksourceError("INVALID_ARGUMENT", `no epoch ${options.epoch}: the file has ${file.epochs.length} (0..${file.epochs.length - 1})`);
   }
+  const batch: (BatchMapping | null)[] = [];
   const functions = file.epochs.map((e, i) => {
     const p = epochParams(e, i, options.vcpu);
-    return codec.create(codec.parseParams(p.json, p.path), { vcpu: p.vcpu, epoch: i });
+    const params = codec.parseParams(p.json, p.path);
+    const context = { vcpu: p.vcpu, epoch: i };
+    batch.push(codec.createBatch ? codec.createBatch(params, context) : null);
+    return codec.create(params, context);
   });
   const epochs = file.epochs;
   const forced = options.epoch;
@@ -663,5 +679,5 @@ export function resolveMapping(file: MappingFile, registry: MappingCodecRegistry
     }
     throw new ClocksourceError("OUT_OF_RANGE", `${w} (${file.to}) maps back outside every epoch's validity`);
   };
-  return { file, forward, inverse, functions };
+  return { file, forward, inverse, functions, batch, ...(forced !== undefined ? { forcedEpoch: forced } : {}) };
 }

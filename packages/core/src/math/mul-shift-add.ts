@@ -1,5 +1,7 @@
 import { ClocksourceError } from "../errors.js";
-import { assertU64, wrapU64 } from "./u64.js";
+import { assertU64, U64_MAX, wrapU64 } from "./u64.js";
+import { prepareBatchOp } from "./batch-ops.js";
+import { KERNEL_BATCH, REGION } from "./wasm-kernel-layout.js";
 import { runChunked, u64Kernels } from "./wasm-u64-kernels.js";
 
 /**
@@ -35,4 +37,53 @@ export function mulShiftAddBatch(input: BigUint64Array, mult: bigint, shift: num
   const a = BigInt.asIntN(64, add);
   runChunked(k.memory, input, output, (n) => k.mulShiftAdd(0, n, m, s, a));
   return output;
+}
+
+/**
+ * Reference: the exact inverse of {@link mulShiftAdd} for the increasing
+ * part — the smallest x in [0, 2^64) with `⌊x × mult / 2^shift⌋ ≥ u`, where
+ * `u = (y − add) mod 2^64`, i.e. `⌈u × 2^shift / mult⌉`; undefined when no
+ * such x exists (`u × 2^shift > mult × (2^64 − 1)`). KVM's guest → host TSC
+ * is this with `mult` = the ratio, `shift` = its fraction bits, `add` = the offset.
+ * @throws ClocksourceError `INVALID_ARGUMENT` for mult 0 or a shift outside 0..63
+ */
+export function mulShiftAddInverse(y: bigint, mult: bigint, shift: number, add: bigint): bigint | undefined {
+  check(mult, shift, add);
+  if (mult === 0n) throw new ClocksourceError("INVALID_ARGUMENT", "mult must be at least 1");
+  const x = wrapU64(assertU64(y, "value") - add) << BigInt(shift);
+  if (x > U64_MAX * mult) return undefined;
+  return (x + mult - 1n) / mult;
+}
+
+/**
+ * Batch {@link mulShiftAddInverse} over a `BigUint64Array` on the WebAssembly
+ * kernel (BigInt per value where WebAssembly is unavailable), bit-identical to
+ * the reference. `input` and `output` may be the same array. A value without
+ * a result is left as it was in `output`; every other value is converted.
+ * @returns the index of the first value without a result, or -1
+ */
+export function mulShiftAddInverseBatch(input: BigUint64Array, mult: bigint, shift: number, add: bigint, output: BigUint64Array = input): number {
+  check(mult, shift, add);
+  if (mult === 0n) throw new ClocksourceError("INVALID_ARGUMENT", "mult must be at least 1");
+  if (output.length < input.length) throw new ClocksourceError("INVALID_ARGUMENT", `output holds ${output.length} values, input ${input.length}`);
+  const k = u64Kernels();
+  let first = -1;
+  if (!k) {
+    for (let i = 0; i < input.length; i++) {
+      const x = input[i] as bigint;
+      const r = mulShiftAddInverse(x, mult, shift, add);
+      output[i] = r ?? x;
+      if (r === undefined && first < 0) first = i;
+    }
+    return first;
+  }
+  const op = prepareBatchOp({ kind: "mulShiftAddInverse", mult, shift, add }, k);
+  const status = new Int32Array(k.memory.buffer, REGION.status, KERNEL_BATCH);
+  let start = 0;
+  runChunked(k.memory, input, output, (n) => {
+    status.fill(0, 0, n);
+    if (op.run(REGION.values, REGION.status, n, 0, -1, false) > 0 && first < 0) first = start + status.subarray(0, n).indexOf(-1);
+    start += n;
+  });
+  return first;
 }

@@ -5,6 +5,9 @@
  * of u64 values in the module's memory in place.
  */
 import { assembleModule, I, T, type WasmFunction } from "./wasm-assembler.js";
+import { formatLinesFunction, parseLinesFunction, writeDecimalTables } from "./wasm-decimal-kernels.js";
+import { KERNEL_BATCH, KERNEL_PAGES } from "./wasm-kernel-layout.js";
+import { addMaskOpFunction, claimEpochFunction, classifyEpochsFunction, mulShiftAddInverseOpFunction, mulShiftAddOpFunction } from "./wasm-map-kernels.js";
 
 /** The few WebAssembly globals used (the project's lib settings do not declare them). */
 declare namespace WebAssembly {
@@ -103,11 +106,27 @@ function mulShiftAddFunction(): WasmFunction {
   };
 }
 
-/** The instantiated kernels. */
+/** The signature every mapping operation kernel shares (see wasm-map-kernels.ts): returns the failures. */
+type OpKernel<A extends unknown[]> = (ptr: number, n: number, status: number, e: number, fail: number, ...params: A) => number;
+type MulShiftAddParams = [mult: bigint, shift: bigint, add: bigint];
+type AddMaskParams = [add: bigint, mask: bigint];
+type InverseParams = [add: bigint, shift: bigint, shiftNonZero: number, mult: bigint, maxHi: bigint, maxLo: bigint, s: bigint, sNonZero: number, vn: bigint, vn1: bigint, vn0: bigint];
+
+/** The instantiated kernels (one module, one fixed-size memory laid out as wasm-kernel-layout.ts says). */
 export interface U64Kernels {
   readonly memory: WebAssembly.Memory;
   scale(ptr: number, n: number, mult: bigint, shift: bigint): void;
   mulShiftAdd(ptr: number, n: number, mult: bigint, shift: bigint, add: bigint): void;
+  parseLines(p: number, end: number, out: number, max: number): number;
+  formatLines(vals: number, n: number, out: number): number;
+  mulShiftAddMasked: OpKernel<MulShiftAddParams>;
+  mulShiftAddAll: OpKernel<MulShiftAddParams>;
+  addMaskMasked: OpKernel<AddMaskParams>;
+  addMaskAll: OpKernel<AddMaskParams>;
+  mulShiftAddInverseMasked: OpKernel<InverseParams>;
+  mulShiftAddInverseAll: OpKernel<InverseParams>;
+  classifyEpochs(vals: number, n: number, status: number, amb: number, table: number, epochs: number): number;
+  claimEpoch(results: number, failed: number, vals: number, status: number, amb: number, n: number, validFrom: bigint, validUntil: bigint, open: number, e: number): number;
 }
 
 /** A module's exports, or why it could not be instantiated (kept, so that a slow fallback is never silent). */
@@ -124,14 +143,25 @@ export function instantiateWasm<E>(functions: readonly WasmFunction[], pages: nu
   }
 }
 
-/** Values per call: the module's memory holds one chunk (64 Ki values = 512 KiB). */
-export const WASM_CHUNK_VALUES = 65536;
+/** Values per call: the module's memory holds one chunk (64 Ki values = 512 KiB) at offset 0. */
+export const WASM_CHUNK_VALUES = KERNEL_BATCH;
 
 let cached: WasmLoad<U64Kernels> | undefined;
 
 /** Loads core's kernels once, with the reason when they are unavailable. */
 export function u64KernelsStatus(): WasmLoad<U64Kernels> {
-  cached ??= instantiateWasm<U64Kernels>([scaleFunction(), mulShiftAddFunction()], (WASM_CHUNK_VALUES * 8) / 65536);
+  if (cached) return cached;
+  const functions = [
+    scaleFunction(),
+    mulShiftAddFunction(),
+    parseLinesFunction(),
+    formatLinesFunction(),
+    ...[true, false].flatMap((masked) => [mulShiftAddOpFunction(masked), addMaskOpFunction(masked), mulShiftAddInverseOpFunction(masked)]),
+    classifyEpochsFunction(),
+    claimEpochFunction(),
+  ];
+  cached = instantiateWasm<U64Kernels>(functions, KERNEL_PAGES);
+  if (cached.ok) writeDecimalTables(cached.exports.memory.buffer);
   return cached;
 }
 

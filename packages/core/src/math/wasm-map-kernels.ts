@@ -1,0 +1,303 @@
+/**
+ * Mapping kernels (WebAssembly, written with {@link I}) that the batch
+ * converter runs in place on the kernel memory: the conversion operations a
+ * mapping codec can declare (see batch-ops.ts) and the epoch table lookups.
+ *
+ * Every operation kernel has the signature
+ * `(ptr, n, status, e, fail, …params) → failures`: it converts the u64 at
+ * `ptr + 8i` for i < n — every one ("all" variant) or only those whose i32
+ * `status[i] == e` ("masked" variant) — and where a value has no result
+ * (outside the operation's domain) leaves it unchanged, writes `fail` to
+ * `status[i]` and counts it.
+ */
+import { CELL } from "./wasm-kernel-layout.js";
+import { I, T, type WasmFunction } from "./wasm-assembler.js";
+
+type Code = (readonly number[])[];
+const LOW32 = 0xffff_ffffn;
+const B32 = 1n << 32n;
+
+/** Parameter indices every operation kernel shares. */
+const P = { ptr: 0, n: 1, status: 2, e: 3, fail: 4 } as const;
+const COMMON = [T.i32, T.i32, T.i32, T.i32, T.i32];
+
+/**
+ * The loop of an operation kernel. `body` reads the value from local `x`,
+ * and either leaves the result on the stack (`fallible` false) or, when it
+ * can fail, branches with `brIf(failDepth)`-relative code that it builds
+ * itself: it gets the depth of the "fail" block as an argument.
+ */
+function opLoop(masked: boolean, end: number, sp: number, x: number, failures: number, body: (failDepth: number) => Code): Code {
+  // Inside the loop the labels are: 0 loop, 1 outer block; a masked kernel adds an `if`; the
+  // per-value "fail" block sits inside that.
+  const work: Code = [
+    I.block,
+    I.get(P.ptr), I.i64Load, I.set(x),
+    ...body(0),
+    I.br(1),
+    I.end,
+    // failed: mark and count, value untouched
+    I.get(sp), I.get(P.fail), I.i32Store(),
+    I.get(failures), I.i32Const(1), I.i32Add, I.set(failures),
+  ];
+  return [
+    I.get(P.ptr), I.get(P.n), I.i32Const(3), I.i32Shl, I.i32Add, I.set(end),
+    I.get(P.status), I.set(sp),
+    I.block, I.loop,
+    I.get(P.ptr), I.get(end), I.i32GeU, I.brIf(1),
+    I.block,
+    ...(masked ? [I.get(sp), I.i32Load(), I.get(P.e), I.i32Ne, I.brIf(0)] : []),
+    ...work,
+    I.end,
+    I.get(P.ptr), I.i32Const(8), I.i32Add, I.set(P.ptr),
+    I.get(sp), I.i32Const(4), I.i32Add, I.set(sp),
+    I.br(0),
+    I.end, I.end,
+    I.get(failures),
+  ];
+}
+
+/** Where a body stores its result: `ptr`, then leaves the "work" block (depth given). */
+const store = (result: Code, workDepth: number): Code => [I.get(P.ptr), ...result, I.i64Store, I.br(workDepth)];
+
+/**
+ * mulShiftAdd: x = (((x × mult) >> shift) + add) mod 2^64, the 128-bit
+ * product from four 32 × 32-bit partial products. Never fails.
+ * Extra params: 5 mult, 6 shift, 7 add (i64). Locals from 8.
+ */
+export function mulShiftAddOpFunction(masked: boolean): WasmFunction {
+  const [mult, shift, add] = [5, 6, 7];
+  const [end, sp, failures, x, a, b, c, d, mid, lo, hi, left, ml, mh] = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21];
+  const lo32 = (l: number) => [I.get(l), I.i64Const(LOW32), I.i64And];
+  const hi32 = (l: number) => [I.get(l), I.i64Const(32n), I.i64ShrU];
+  return {
+    name: masked ? "mulShiftAddMasked" : "mulShiftAddAll",
+    params: [...COMMON, T.i64, T.i64, T.i64],
+    results: [T.i32],
+    locals: [T.i32, T.i32, T.i32, ...Array<typeof T.i64>(11).fill(T.i64)],
+    body: [
+      I.i64Const(64n), I.get(shift), I.i64Sub, I.set(left),
+      ...lo32(mult), I.set(ml), ...hi32(mult), I.set(mh),
+      ...opLoop(masked, end, sp, x, failures, (failDepth) => [
+        ...lo32(x), I.get(ml), I.i64Mul, I.set(a),
+        ...lo32(x), I.get(mh), I.i64Mul, I.set(b),
+        ...hi32(x), I.get(ml), I.i64Mul, I.set(c),
+        ...hi32(x), I.get(mh), I.i64Mul, I.set(d),
+        ...hi32(a), ...lo32(b), I.i64Add, ...lo32(c), I.i64Add, I.set(mid),
+        I.get(mid), I.i64Const(32n), I.i64Shl, ...lo32(a), I.i64Or, I.set(lo),
+        I.get(d), ...hi32(b), I.i64Add, ...hi32(c), I.i64Add, ...hi32(mid), I.i64Add, I.set(hi),
+        ...store([
+          I.get(lo),
+          I.get(lo), I.get(shift), I.i64ShrU, I.get(hi), I.get(left), I.i64Shl, I.i64Or,
+          I.get(shift), I.i64Eqz,
+          I.select,
+          I.get(add), I.i64Add,
+        ], failDepth + 1),
+      ]),
+    ],
+  };
+}
+
+/**
+ * addMask: x = (x + add) mod 2^64 & mask — `(x + add) mod 2^w` for mask 2^w − 1.
+ * Never fails. Extra params: 5 add, 6 mask (i64). Locals from 7.
+ */
+export function addMaskOpFunction(masked: boolean): WasmFunction {
+  const [add, mask] = [5, 6];
+  const [end, sp, failures, x] = [7, 8, 9, 10];
+  return {
+    name: masked ? "addMaskMasked" : "addMaskAll",
+    params: [...COMMON, T.i64, T.i64],
+    results: [T.i32],
+    locals: [T.i32, T.i32, T.i32, T.i64],
+    body: opLoop(masked, end, sp, x, failures, (failDepth) => store([I.get(x), I.get(add), I.i64Add, I.get(mask), I.i64And], failDepth + 1)),
+  };
+}
+
+/** One long-division digit step: lower `q` (at most twice) until `q·vn0 ≤ rhat·2^32 + un`. */
+function digitCorrection(q: number, rhat: number, un: number, vn0: number, vn1: number): Code {
+  return [
+    I.block, I.loop,
+    I.get(q), I.i64Const(B32), I.i64GeU,
+    [0x04, 0x7f], // if (result i32)
+    I.i32Const(1),
+    I.else,
+    I.get(q), I.get(vn0), I.i64Mul, I.get(rhat), I.i64Const(32n), I.i64Shl, I.get(un), I.i64Add, I.i64GtU,
+    I.end,
+    I.i32Eqz, I.brIf(1),
+    I.get(q), I.i64Const(1n), I.i64Sub, I.set(q),
+    I.get(rhat), I.get(vn1), I.i64Add, I.tee(rhat), I.i64Const(B32), I.i64LtU, I.brIf(0),
+    I.end, I.end,
+  ];
+}
+
+/**
+ * mulShiftAddInverse: the smallest x < 2^64 with ⌊x × mult / 2^shift⌋ ≥ u,
+ * u = (y − add) mod 2^64, i.e. ⌈u·2^shift / mult⌉; fails when
+ * u·2^shift > mult·(2^64 − 1) (no such x). The 128-by-64-bit division is two
+ * 64-by-32-bit digit steps with a normalised divisor (the schoolbook "divlu"
+ * of Hacker's Delight §9-4).
+ * Extra params: 5 add, 6 shift, 7 shiftNonZero (i32), 8 mult, 9 maxHi, 10 maxLo,
+ * 11 s (normalising shift), 12 sNonZero (i32), 13 vn, 14 vn1, 15 vn0. Locals from 16.
+ */
+export function mulShiftAddInverseOpFunction(masked: boolean): WasmFunction {
+  const [add, f, fnz, r, mhi, mlo, s, snz, vn, vn1, vn0] = [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+  const [end, sp, failures, x, u, xhi, xlo, un32, un1, un0, q1, rhat, un21, q0, tmp] = [16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30];
+  return {
+    name: masked ? "mulShiftAddInverseMasked" : "mulShiftAddInverseAll",
+    params: [...COMMON, T.i64, T.i64, T.i32, T.i64, T.i64, T.i64, T.i64, T.i32, T.i64, T.i64, T.i64],
+    results: [T.i32],
+    locals: [T.i32, T.i32, T.i32, ...Array<typeof T.i64>(12).fill(T.i64)],
+    body: opLoop(masked, end, sp, x, failures, (failDepth) => [
+      // u = y − add; X = u << f as (xhi, xlo)
+      I.get(x), I.get(add), I.i64Sub, I.set(u),
+      I.get(u), I.i64Const(64n), I.get(f), I.i64Sub, I.i64ShrU, I.i64Const(0n), I.get(fnz), I.select, I.set(xhi),
+      I.get(u), I.get(f), I.i64Shl, I.set(xlo),
+      // X > mult·(2^64 − 1): no preimage below 2^64
+      I.get(xhi), I.get(mhi), I.i64GtU,
+      I.get(xhi), I.get(mhi), I.i64Eq, I.get(xlo), I.get(mlo), I.i64GtU, I.i32And,
+      I.i32Or,
+      I.brIf(failDepth),
+      // X += mult − 1 (cannot reach mult·2^64)
+      I.get(xlo), I.get(r), I.i64Const(1n), I.i64Sub, I.i64Add, I.set(tmp),
+      I.get(xhi), I.get(tmp), I.get(xlo), I.i64LtU, I.i64ExtendI32U, I.i64Add, I.set(xhi),
+      I.get(tmp), I.set(xlo),
+      // normalise: un32 = top 64 bits of X << s, un1/un0 the next two 32-bit digits
+      I.get(xhi), I.get(s), I.i64Shl, I.get(xlo), I.i64Const(64n), I.get(s), I.i64Sub, I.i64ShrU, I.i64Const(0n), I.get(snz), I.select, I.i64Or, I.set(un32),
+      I.get(xlo), I.get(s), I.i64Shl, I.set(tmp),
+      I.get(tmp), I.i64Const(32n), I.i64ShrU, I.set(un1),
+      I.get(tmp), I.i64Const(LOW32), I.i64And, I.set(un0),
+      // first quotient digit
+      I.get(un32), I.get(vn1), I.i64DivU, I.set(q1),
+      I.get(un32), I.get(q1), I.get(vn1), I.i64Mul, I.i64Sub, I.set(rhat),
+      ...digitCorrection(q1, rhat, un1, vn0, vn1),
+      I.get(un32), I.i64Const(32n), I.i64Shl, I.get(un1), I.i64Add, I.get(q1), I.get(vn), I.i64Mul, I.i64Sub, I.set(un21),
+      // second quotient digit
+      I.get(un21), I.get(vn1), I.i64DivU, I.set(q0),
+      I.get(un21), I.get(q0), I.get(vn1), I.i64Mul, I.i64Sub, I.set(rhat),
+      ...digitCorrection(q0, rhat, un0, vn0, vn1),
+      ...store([I.get(q1), I.i64Const(32n), I.i64Shl, I.get(q0), I.i64Or], failDepth + 1),
+    ]),
+  };
+}
+
+/**
+ * classifyEpochs(vals, n, status, amb, table, epochs) → ambiguous count.
+ * For each value: status = the last epoch whose [validFrom, validUntil)
+ * holds it (-1 none), amb = 1 when an earlier epoch holds it too. Writes the
+ * smallest and largest epoch chosen to the `epochMin`/`epochMax` cells
+ * (epochs and -1 when none was) and the number of values no epoch holds to
+ * the `outside` cell.
+ */
+export function classifyEpochsFunction(): WasmFunction {
+  const [vals, n, status, amb, table, epochs] = [0, 1, 2, 3, 4, 5];
+  const [end, e, chosen, a, tp, lo, hi, count, none, v] = [6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+  return {
+    name: "classifyEpochs",
+    params: [T.i32, T.i32, T.i32, T.i32, T.i32, T.i32],
+    results: [T.i32],
+    locals: [T.i32, T.i32, T.i32, T.i32, T.i32, T.i32, T.i32, T.i32, T.i32, T.i64],
+    body: [
+      I.get(vals), I.get(n), I.i32Const(3), I.i32Shl, I.i32Add, I.set(end),
+      I.get(epochs), I.set(lo),
+      I.i32Const(-1), I.set(hi),
+      I.block, I.loop,
+      I.get(vals), I.get(end), I.i32GeU, I.brIf(1),
+      I.get(vals), I.i64Load, I.set(v),
+      I.i32Const(-1), I.set(chosen),
+      I.i32Const(0), I.set(a),
+      I.get(epochs), I.set(e),
+      I.block, I.loop,
+      I.get(e), I.i32Eqz, I.brIf(1),
+      I.get(e), I.i32Const(1), I.i32Sub, I.tee(e),
+      I.i32Const(24), I.i32Mul, I.get(table), I.i32Add, I.set(tp),
+      // in range: v ≥ validFrom && (open-ended || v < validUntil)
+      I.get(v), I.get(tp), I.i64LoadAt(0), I.i64GeU,
+      I.get(tp), I.i64LoadAt(16), I.i64Eqz, I.i32Eqz,
+      I.get(v), I.get(tp), I.i64LoadAt(8), I.i64LtU,
+      I.i32Or, I.i32And,
+      I.if,
+      I.get(chosen), I.i32Const(0), I.i32LtS,
+      I.if,
+      I.get(e), I.set(chosen),
+      I.else,
+      I.i32Const(1), I.set(a),
+      I.br(3),
+      I.end,
+      I.end,
+      I.br(0),
+      I.end, I.end,
+      I.get(status), I.get(chosen), I.i32Store(),
+      I.get(amb), I.get(a), I.i32Store8(),
+      I.get(chosen), I.i32Const(0), I.i32GeS,
+      I.if,
+      I.get(chosen), I.get(lo), I.get(chosen), I.get(lo), I.i32LtS, I.select, I.set(lo),
+      I.get(chosen), I.get(hi), I.get(chosen), I.get(hi), I.i32GeS, I.select, I.set(hi),
+      I.get(count), I.get(a), I.i32Add, I.set(count),
+      I.else,
+      I.get(none), I.i32Const(1), I.i32Add, I.set(none),
+      I.end,
+      I.get(vals), I.i32Const(8), I.i32Add, I.set(vals),
+      I.get(status), I.i32Const(4), I.i32Add, I.set(status),
+      I.get(amb), I.i32Const(1), I.i32Add, I.set(amb),
+      I.br(0),
+      I.end, I.end,
+      I.i32Const(CELL.epochMin), I.get(lo), I.i32Store(),
+      I.i32Const(CELL.epochMax), I.get(hi), I.i32Store(),
+      I.i32Const(CELL.outside), I.get(none), I.i32Store(),
+      I.get(count),
+    ],
+  };
+}
+
+/**
+ * claimEpoch(results, failed, vals, status, amb, n, validFrom, validUntil, open, e) → claimed.
+ * One epoch's pass of the inverse: where its kernel succeeded (`failed[i]`
+ * is 0) and the result lies in its [validFrom, validUntil), the value is
+ * claimed — by this epoch when no later one claimed it (status −1: the
+ * result goes to `vals[i]`, status becomes e), else it is marked ambiguous.
+ * Adds the values newly marked ambiguous to the `ambiguous` cell.
+ */
+export function claimEpochFunction(): WasmFunction {
+  const [res, failed, vals, status, amb, n, from, until, open, e] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [end, claimed, newAmb, w] = [10, 11, 12, 13];
+  return {
+    name: "claimEpoch",
+    params: [T.i32, T.i32, T.i32, T.i32, T.i32, T.i32, T.i64, T.i64, T.i32, T.i32],
+    results: [T.i32],
+    locals: [T.i32, T.i32, T.i32, T.i64],
+    body: [
+      I.get(res), I.get(n), I.i32Const(3), I.i32Shl, I.i32Add, I.set(end),
+      I.block, I.loop,
+      I.get(res), I.get(end), I.i32GeU, I.brIf(1),
+      I.get(failed), I.i32Load(), I.i32Eqz,
+      I.if,
+      I.get(res), I.i64Load, I.tee(w), I.get(from), I.i64GeU,
+      I.get(open), I.get(w), I.get(until), I.i64LtU, I.i32Or, I.i32And,
+      I.if,
+      I.get(status), I.i32Load(), I.i32Const(0), I.i32LtS,
+      I.if,
+      I.get(status), I.get(e), I.i32Store(),
+      I.get(vals), I.get(w), I.i64Store,
+      I.get(claimed), I.i32Const(1), I.i32Add, I.set(claimed),
+      I.else,
+      I.get(amb), I.i32Load8U(), I.i32Eqz,
+      I.if,
+      I.get(amb), I.i32Const(1), I.i32Store8(),
+      I.get(newAmb), I.i32Const(1), I.i32Add, I.set(newAmb),
+      I.end,
+      I.end,
+      I.end,
+      I.end,
+      I.get(res), I.i32Const(8), I.i32Add, I.set(res),
+      I.get(vals), I.i32Const(8), I.i32Add, I.set(vals),
+      I.get(failed), I.i32Const(4), I.i32Add, I.set(failed),
+      I.get(status), I.i32Const(4), I.i32Add, I.set(status),
+      I.get(amb), I.i32Const(1), I.i32Add, I.set(amb),
+      I.br(0),
+      I.end, I.end,
+      I.i32Const(CELL.ambiguous), I.i32Const(CELL.ambiguous), I.i32Load(), I.get(newAmb), I.i32Add, I.i32Store(),
+      I.get(claimed),
+    ],
+  };
+}
