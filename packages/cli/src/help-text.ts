@@ -94,7 +94,8 @@ function parseOptionsSection(lines: readonly string[]): HelpOption[] {
 
 /** Splits a list entry ("  TERM   description") into its term and description; null for a continuation line. */
 export function splitEntry(line: string): { term: string; description: string } | null {
-  const m = /^ {2}(\S(?:.*?\S)?)(?:\s{2,}(.*))?$/.exec(line);
+  // A term is words separated by single spaces; two or more spaces start the description.
+  const m = /^ {2}(\S+(?: \S+)*)(?: {2,}(.*))?$/.exec(line);
   if (!m || /^ {3,}/.test(line)) return null;
   return { term: m[1] as string, description: (m[2] ?? "").trim() };
 }
