@@ -1,0 +1,295 @@
+#!/usr/bin/env node
+/**
+ * The pack test: does clocksource install and work as its README promises,
+ * for someone outside this repository?
+ *
+ *  1. Copies the repository's sources to a scratch directory and builds them
+ *     from scratch (no stale files from old builds can reach a tarball).
+ *  2. `npm pack`s every package (the native package's prepack builds its
+ *     prebuilt addons), checks what each tarball holds, and lints it with
+ *     publint and "are the types wrong".
+ *  3. Installs the tarballs with npm into a fresh project outside the
+ *     repository (third-party dependencies from the registry), exactly what the
+ *     README says to install, and runs there: the README's library example
+ *     verbatim as an ES module, and type-checked as TypeScript (strict, with
+ *     `node16` and with `bundler` resolution); `require()` from CommonJS (and its
+ *     types); the writing-a-backend guide's code, with and without decorators;
+ *     `npx clocksource probe` with the guide's plugin, which must appear in
+ *     the ranking; and the CLI installed for one architecture (`--omit=optional`).
+ *
+ * Bounded in time; without the npm registry it skips with one line and exit 0.
+ * Usage: node scripts/pack-test.mjs [--keep] [--head]
+ *   --keep  leave the scratch directory
+ *   --head  test the last commit (git archive HEAD) instead of the working tree
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
+const PACKAGES = ["core", "native", "x86", "arm", "paravirt", "trace", "cli"];
+const DEADLINE = Date.now() + Number(process.env.CLOCKSOURCE_PACK_TEST_TIMEOUT_S ?? 600) * 1000;
+const keep = process.argv.includes("--keep");
+const fromHead = process.argv.includes("--head");
+const scratch = mkdtempSync(join(tmpdir(), "clocksource-pack-test-"));
+let failures = 0;
+
+function log(msg) {
+  console.log(`pack-test: ${msg}`);
+}
+
+function fail(msg) {
+  failures++;
+  console.log(`pack-test: FAIL ${msg}`);
+}
+
+function check(ok, msg) {
+  if (ok) log(`ok   ${msg}`);
+  else fail(msg);
+  return ok;
+}
+
+function remaining() {
+  const ms = DEADLINE - Date.now();
+  if (ms <= 0) throw new Error("time limit reached");
+  return ms;
+}
+
+/** Runs a command; returns {status, stdout, stderr}. Never throws (a timeout is a failed run). */
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: Math.min(opts.timeout ?? 300_000, remaining()), maxBuffer: 64 << 20, ...opts, env: { ...process.env, ...(opts.env ?? {}) } });
+  return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? (r.error ? String(r.error.message) : "") };
+}
+
+function mustRun(what, cmd, args, opts) {
+  const r = run(cmd, args, opts);
+  if (r.status !== 0) throw new Error(`${what} failed (exit ${r.status}):\n${(r.stderr || r.stdout).split("\n").slice(-25).join("\n")}`);
+  return r;
+}
+
+/** A copy of the sources (tracked and new files, not ignored ones), with node_modules linked. */
+function stageRepository() {
+  const stage = join(scratch, "repo");
+  mkdirSync(stage);
+  if (fromHead) {
+    execFileSync("sh", ["-c", `git archive --format=tar HEAD | tar -x -C "${stage}"`], { cwd: REPO });
+  } else {
+    const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: REPO, encoding: "utf8" }).split("\0").filter(Boolean);
+    for (const f of files) {
+      if (!existsSync(join(REPO, f))) continue; // deleted in the working tree
+      mkdirSync(dirname(join(stage, f)), { recursive: true });
+      cpSync(join(REPO, f), join(stage, f));
+    }
+  }
+  // Third-party modules are the repository's; our own resolve to the staged copies.
+  mkdirSync(join(stage, "node_modules", "@clocksource"), { recursive: true });
+  for (const entry of readdirSync(join(REPO, "node_modules"))) {
+    if (entry === "@clocksource") continue;
+    symlinkSync(join(REPO, "node_modules", entry), join(stage, "node_modules", entry));
+  }
+  for (const p of PACKAGES) symlinkSync(join("..", "..", "packages", p), join(stage, "node_modules", "@clocksource", p));
+  return stage;
+}
+
+function listTarball(tgz) {
+  return execFileSync("tar", ["-tzf", tgz], { encoding: "utf8" }).split("\n").filter(Boolean).map((f) => f.replace(/^package\//, ""));
+}
+
+function checkTarball(name, tgz) {
+  const files = listTarball(tgz);
+  const bad = files.filter((f) => /\.map$|\.tsbuildinfo$|^src\/|\.test\.|(^|\/)test\//.test(f));
+  check(bad.length === 0, `${name}: no sources, maps, tsbuildinfo or tests in the tarball${bad.length ? ` (found ${bad.slice(0, 5).join(", ")})` : ""}`);
+  for (const f of ["package.json", "README.md", "LICENSE", "CHANGELOG.md"]) check(files.includes(f), `${name}: ships ${f}`);
+  check(files.some((f) => /^dist\/.*\.d\.ts$/.test(f)) && files.some((f) => /^dist\/.*\.js$/.test(f)), `${name}: ships dist JavaScript and types`);
+  const license = execFileSync("tar", ["-xzOf", tgz, "package/LICENSE"], { encoding: "utf8" });
+  check(license === readFileSync(join(REPO, "LICENSE"), "utf8"), `${name}: LICENSE is the repository's MIT license`);
+  if (name === "native") {
+    check(files.includes("prebuilds/linux-x64/@clocksource+native.glibc.node"), "native: ships the linux-x64 prebuild");
+    const arm = files.includes("prebuilds/linux-arm64/@clocksource+native.glibc.node");
+    if (!arm) log("note native: no linux-arm64 prebuild in this tarball (no aarch64 cross compiler here; `npm publish` refuses that)");
+    check(files.includes("scripts/install.cjs") && files.includes("binding.gyp") && files.includes("csrc/clocksource_native.c"), "native: ships the install step and the sources of its node-gyp fallback");
+  }
+  if (name === "cli") check(files.includes("man/clocksource.1") && files.includes("bin/clocksource.js"), "cli: ships bin/clocksource.js and man/clocksource.1");
+}
+
+function codeBlocks(markdown, lang) {
+  return [...markdown.matchAll(new RegExp("```" + lang + "\\n([\\s\\S]*?)```", "g"))].map((m) => m[1]);
+}
+
+function writeJson(file, value) {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+async function main() {
+  // The registry is needed for third-party dependencies only; without it there is nothing to test.
+  const ping = run("npm", ["view", "tsyringe", "version"], { timeout: 30_000 });
+  if (ping.status !== 0) {
+    log(`SKIP: the npm registry is not reachable (npm view tsyringe: ${(ping.stderr || ping.stdout).trim().split("\n")[0]})`);
+    return;
+  }
+
+  log(`scratch directory ${scratch}`);
+  const stage = stageRepository();
+  log("building the staged copy from scratch (tsc -b)");
+  mustRun("tsc -b", process.execPath, [join(stage, "node_modules/typescript/bin/tsc"), "-b"], { cwd: stage, timeout: 400_000 });
+
+  const tarballs = join(scratch, "tarballs");
+  mkdirSync(tarballs);
+  log("npm pack (the native package's prepack builds its prebuilt addons)");
+  const packed = mustRun("npm pack", "npm", ["pack", "--json", "--pack-destination", tarballs, ...PACKAGES.flatMap((p) => ["-w", `packages/${p}`])], { cwd: stage, timeout: 300_000 });
+  const info = JSON.parse(packed.stdout.slice(packed.stdout.indexOf("[")));
+  const tgz = {};
+  for (const p of info) {
+    const short = p.name.replace("@clocksource/", "");
+    tgz[short] = join(tarballs, p.filename);
+    log(`size ${p.name.padEnd(22)} packed ${String(p.size).padStart(7)} B, unpacked ${String(p.unpackedSize).padStart(7)} B, ${p.entryCount} files`);
+  }
+  for (const p of PACKAGES) if (check(existsSync(tgz[p] ?? ""), `${p}: packed`)) checkTarball(p, tgz[p]);
+
+  log("publint and are-the-types-wrong on every package");
+  for (const p of PACKAGES) {
+    const pl = run(process.execPath, [join(REPO, "node_modules/publint/src/cli.js"), "--strict", join(stage, "packages", p)], { timeout: 120_000 });
+    check(pl.status === 0 && /All good!/.test(pl.stdout), `${p}: publint --strict${pl.status === 0 ? "" : `\n${pl.stdout}${pl.stderr}`}`);
+    // cjs-resolves-to-esm: require() of an ES module is supported since Node 20.19 (this
+    // package's engines), which attw does not model yet (arethetypeswrong#252); the
+    // require() and CommonJS-types checks below prove that path instead.
+    const at = run(process.execPath, [join(REPO, "node_modules/@arethetypeswrong/cli/dist/index.js"), tgz[p], "--ignore-rules", "cjs-resolves-to-esm", "--format", "table-flipped"], { timeout: 120_000 });
+    check(at.status === 0, `${p}: attw (are the types wrong)${at.status === 0 ? "" : `\n${at.stdout}${at.stderr}`}`);
+  }
+
+  // ---- a fresh project, installing what the README says ----
+  const app = join(scratch, "app");
+  const fileSpec = (p) => `file:${tgz[p]}`;
+  const readme = readFileSync(join(REPO, "README.md"), "utf8");
+  const install = /^npm install (@clocksource\/core .*)$/m.exec(readme);
+  if (!check(install !== null, "README says what to install for the library")) return;
+  const wanted = install[1].split(/\s+/);
+  const deps = Object.fromEntries(wanted.map((d) => [d, d.startsWith("@clocksource/") ? fileSpec(d.slice("@clocksource/".length)) : "latest"]));
+  // Versions of the tools the checks use, as the repository uses them.
+  const rootPkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8"));
+  Object.assign(deps, { "@clocksource/cli": fileSpec("cli"), typescript: rootPkg.devDependencies.typescript, "@types/node": rootPkg.devDependencies["@types/node"] });
+  // Every @clocksource package, also a dependency's dependency, comes from its tarball.
+  const overrides = Object.fromEntries(PACKAGES.map((p) => [`@clocksource/${p}`, fileSpec(p)]));
+  writeJson(join(app, "package.json"), { name: "clocksource-pack-test-app", private: true, type: "module", dependencies: deps, overrides });
+  log(`npm install in a fresh project: ${wanted.join(" ")} + @clocksource/cli, typescript, @types/node`);
+  const inst = mustRun("npm install", "npm", ["install", "--no-audit", "--no-fund", "--foreground-scripts"], { cwd: app, timeout: 300_000 });
+  const notice = (inst.stdout + inst.stderr).split("\n").filter((l) => /@clocksource\/native/.test(l));
+  log(`install output about the native addon: ${notice.length ? notice.join(" | ") : "(none: a prebuild was used)"}`);
+  check(existsSync(join(app, "node_modules/@clocksource/native/prebuilds")), "native came with x86/arm (optional dependency) and brought its prebuilds");
+  check(!existsSync(join(app, "node_modules/@clocksource/native/build")), "native: the prebuild was used, nothing was compiled at install");
+
+  const node = (args, opts = {}) => run(process.execPath, args, { cwd: app, timeout: 120_000, ...opts });
+  const tsc = (project) => run(process.execPath, [join(app, "node_modules/typescript/bin/tsc"), "-p", project], { cwd: app, timeout: 180_000 });
+
+  // 1. The README's library example, verbatim, as an ES module.
+  const snippet = codeBlocks(readme, "ts")[0];
+  writeFileSync(join(app, "readme.mjs"), snippet);
+  const r1 = node(["readme.mjs"]);
+  check(r1.status === 0 && r1.stderr === "" && /^my-backend 0 an example: it reads no counter$/m.test(r1.stdout) && / selected: /.test(r1.stdout) && /^\d+ ticks of \S+ = \d+ ns$/m.test(r1.stdout), `README example runs as written (ESM)${r1.status === 0 ? "" : `\n${r1.stdout}${r1.stderr}`}`);
+  if (process.arch === "x64" && existsSync("/proc/cpuinfo") && /\bconstant_tsc\b/.test(readFileSync("/proc/cpuinfo", "utf8"))) {
+    check(!/native reader unavailable/.test(r1.stdout.split("\n").find((l) => l.startsWith("x86-tsc ")) ?? ""), "README example: the x86-tsc verdict does not blame a missing native reader");
+  }
+
+  // 2. The same code type-checked as TypeScript, strict, with node16 and with bundler resolution.
+  writeFileSync(join(app, "readme.ts"), snippet);
+  const strict = { strict: true, target: "ES2022", lib: ["ES2022"], types: ["node"], noEmit: true, skipLibCheck: false, exactOptionalPropertyTypes: true, noUncheckedIndexedAccess: true };
+  writeJson(join(app, "tsconfig.node16.json"), { compilerOptions: { ...strict, module: "node16", moduleResolution: "node16" }, files: ["readme.ts"] });
+  writeJson(join(app, "tsconfig.bundler.json"), { compilerOptions: { ...strict, module: "esnext", moduleResolution: "bundler" }, files: ["readme.ts"] });
+  for (const cfg of ["tsconfig.node16.json", "tsconfig.bundler.json"]) {
+    const t = tsc(cfg);
+    check(t.status === 0, `README example type-checks (strict, ${cfg.split(".")[1]} resolution)${t.status === 0 ? "" : `\n${t.stdout}${t.stderr}`}`);
+  }
+
+  // 3. require() from CommonJS, without opening the native addon until a counter is read.
+  writeFileSync(
+    join(app, "require.cjs"),
+    `const fs = require("node:fs");
+const addonOpen = () => /clocksource.native[^/\\n]*\\.node/.test(fs.readFileSync("/proc/self/maps", "utf8"));
+const core = require("@clocksource/core");
+const x86 = require("@clocksource/x86");
+const arm = require("@clocksource/arm");
+const paravirt = require("@clocksource/paravirt");
+const trace = require("@clocksource/trace");
+const c = core.createClockContainer({ sysroot: "/" });
+x86.register(c); arm.register(c); paravirt.register(c);
+const afterImport = addonOpen();
+const reader = x86.nativeReader();
+console.log(JSON.stringify({ afterImport, afterRead: addonOpen(), reader: reader.ok ? "ok" : reader.reason, trace: Object.keys(trace).length > 0, selected: c.resolve(core.ClockSelector).rank().selected }));
+`,
+  );
+  const r3 = node(["require.cjs"]);
+  let cjs = null;
+  try {
+    cjs = JSON.parse(r3.stdout);
+  } catch {}
+  check(r3.status === 0 && r3.stderr === "" && cjs !== null, `require() of every library package from CommonJS${r3.status === 0 ? "" : `\n${r3.stdout}${r3.stderr}`}`);
+  if (cjs) {
+    check(cjs.afterImport === false, "importing and registering x86/arm does not open the native addon");
+    if (process.arch === "x64") check(cjs.reader === "ok" && cjs.afterRead === true, `the first counter read opens the prebuilt addon (${cjs.reader})`);
+  }
+  writeFileSync(join(app, "require-types.cts"), `import core = require("@clocksource/core");\nimport x86 = require("@clocksource/x86");\nconst c: import("tsyringe").DependencyContainer = core.createClockContainer({ sysroot: "/" });\nx86.register(c);\nexport const id: string | null = c.resolve(core.ClockSelector).rank().selected;\n`);
+  writeJson(join(app, "tsconfig.cjs.json"), { compilerOptions: { ...strict, module: "node20", moduleResolution: "node16" }, files: ["require-types.cts"] });
+  const t3 = tsc("tsconfig.cjs.json");
+  check(t3.status === 0, `CommonJS TypeScript (module node20: require of ES modules) type-checks${t3.status === 0 ? "" : `\n${t3.stdout}${t3.stderr}`}`);
+
+  // 4. The writing-a-backend guide's code: the factory without decorator flags, the class with them.
+  const guide = join(app, "guide");
+  mkdirSync(guide);
+  const guideMd = readFileSync(join(REPO, "docs/writing-a-backend.md"), "utf8");
+  for (const m of guideMd.matchAll(/<!-- example: src\/(\S+) -->\n```ts\n([\s\S]*?)```/g)) writeFileSync(join(guide, m[1]), m[2]);
+  const common = { strict: true, target: "ES2022", lib: ["ES2022"], types: ["node"], module: "node16", moduleResolution: "node16", skipLibCheck: false, outDir: "dist", rootDir: "." };
+  writeJson(join(guide, "tsconfig.factory.json"), { compilerOptions: common, files: ["microsecond-backend.ts", "main.ts", "plugin.ts"] });
+  writeJson(join(guide, "tsconfig.decorators.json"), { compilerOptions: { ...common, experimentalDecorators: true, emitDecoratorMetadata: true }, files: ["injectable-backend.ts", "main-decorators.ts"] });
+  writeJson(join(guide, "package.json"), { type: "module", private: true });
+  for (const cfg of ["tsconfig.factory.json", "tsconfig.decorators.json"]) {
+    const t = run(process.execPath, [join(app, "node_modules/typescript/bin/tsc"), "-p", cfg], { cwd: guide, timeout: 180_000 });
+    check(t.status === 0, `guide code compiles (${cfg})${t.status === 0 ? "" : `\n${t.stdout}${t.stderr}`}`);
+  }
+  const g1 = node(["guide/dist/main.js"]);
+  check(g1.status === 0 && /^\* microsecond-monotonic rating 110: /m.test(g1.stdout), `guide: factory registration selects the custom backend${g1.status === 0 ? "" : `\n${g1.stdout}${g1.stderr}`}`);
+  const g2 = node(["guide/dist/main-decorators.js"]);
+  check(g2.status === 0 && /^microsecond-monotonic selected: /.test(g2.stdout), `guide: decorator registration selects the custom backend${g2.status === 0 ? "" : `\n${g2.stdout}${g2.stderr}`}`);
+
+  // 5. The command line, with the guide's plugin in the ranking.
+  const cli = (args, opts = {}) => run("npx", ["--no-install", "clocksource", ...args], { cwd: app, timeout: 120_000, ...opts });
+  const p1 = cli(["probe", "--plugin", "./guide/dist/plugin.js"]);
+  check(p1.status === 0 && /^ {2}\* microsecond-monotonic +rating 110 {2}usable/m.test(p1.stdout), `npx clocksource probe --plugin: the plugin's backend is ranked and selected${p1.status === 0 ? "" : `\n${p1.stdout}${p1.stderr}`}`);
+  const p2 = cli(["probe", "--json"], { env: { CLOCKSOURCE_PLUGINS: "./guide/dist/plugin.js" } });
+  let report = null;
+  try {
+    report = JSON.parse(p2.stdout);
+  } catch {}
+  check(report?.backends?.some((b) => b.id === "microsecond-monotonic") && report.runtime.plugins.length === 1, "CLOCKSOURCE_PLUGINS loads the same plugin (probe --json)");
+  if (process.arch === "x64") check(report?.runtime?.native?.loaded === true && report.runtime.native.origin === "prebuilt", `probe reports the native reader loaded from the prebuild (${JSON.stringify(report?.runtime?.native)})`);
+  const v = cli(["--version"]);
+  check(v.status === 0 && /^clocksource \d+\.\d+\.\d+\nnative reader: /.test(v.stdout), `npx clocksource --version says whether the native reader loaded\n${v.stdout.trimEnd()}`);
+  const man = run("man", ["-l", join(app, "node_modules/@clocksource/cli/man/clocksource.1")], { env: { MANWIDTH: "80", MAN_KEEP_FORMATTING: "" } });
+  if (man.status === 0) check(/CLOCKSOURCE PROBE/.test(man.stdout), "the installed man page renders");
+  const bad = cli(["probe", "--plugin", "./nope.mjs"]);
+  check(bad.status === 2 && /^clocksource: plugin "\.\/nope\.mjs" (not found|failed to load)/.test(bad.stderr) && bad.stderr.trim().split("\n").length === 1, "a missing plugin is one line and exit 2");
+
+  // 6. The CLI for one architecture: optional dependencies left out.
+  const one = join(scratch, "one-arch");
+  writeJson(join(one, "package.json"), { name: "clocksource-one-arch", private: true, dependencies: { "@clocksource/cli": fileSpec("cli") }, overrides });
+  mustRun("npm install --omit=optional", "npm", ["install", "--no-audit", "--no-fund", "--omit=optional"], { cwd: one, timeout: 300_000 });
+  check(!existsSync(join(one, "node_modules/@clocksource/arm")) && !existsSync(join(one, "node_modules/@clocksource/x86")), "--omit=optional installs the CLI without the architecture packages");
+  const o1 = run("npx", ["--no-install", "clocksource", "probe"], { cwd: one, timeout: 120_000 });
+  check(o1.status === 0 && /backend packages +@clocksource\/x86 \(not installed\), @clocksource\/arm \(not installed\), @clocksource\/paravirt \(not installed\)/.test(o1.stdout) && /^selected: os-monotonic$/m.test(o1.stdout), `clocksource probe works without them and says which are missing${o1.status === 0 ? "" : `\n${o1.stdout}${o1.stderr}`}`);
+  const o2 = run("npx", ["--no-install", "clocksource", "kvm-mapping", "--pid", "1"], { cwd: one, timeout: 60_000 });
+  check(o2.status === 2 && /^clocksource: kvm-mapping needs @clocksource\/x86, which is not installed/.test(o2.stderr), `a command needing a missing package says so in one line (${o2.stderr.trim()})`);
+}
+
+const started = Date.now();
+try {
+  await main();
+} catch (e) {
+  fail(String(e?.message ?? e));
+} finally {
+  if (keep) log(`kept ${scratch}`);
+  else rmSync(scratch, { recursive: true, force: true });
+}
+log(`${failures === 0 ? "passed" : `${failures} check(s) failed`} in ${Math.round((Date.now() - started) / 1000)} s`);
+process.exit(failures === 0 ? 0 : 1);
