@@ -5,7 +5,7 @@
  * `-(0)[0:swapper/0]`, `[pid:0,cpu0,swapper/0]`), so every pattern here is
  * searched anywhere in the line rather than anchored at its start.
  */
-import { parseDecimalScaled, parseKernelLog, type KernelLogLine } from "@clocksource/core";
+import { kernelLogLines, parseDecimalScaled, type KernelLogLine } from "@clocksource/core";
 
 /** Which counters the banner names: the CP15 system counter, the memory-mapped frame, or both. */
 export type BannerTimers = "cp15" | "mmio" | "cp15+mmio";
@@ -113,7 +113,7 @@ export function parseTimerLog(text: string): TimerLog {
   let bootMidr: TimerLog["bootMidr"] = null;
   let archHint: TimerLog["archHint"] = null;
   let fromBoot = false;
-  for (const line of parseKernelLog(text)) {
+  for (const line of kernelLogLines(text)) {
     const msg = line.message;
     if (/Booting Linux on physical CPU/.test(msg)) fromBoot = true;
     let m = BANNER.exec(msg);

@@ -34,7 +34,34 @@ export const SNAPSHOT_FILES: readonly string[] = [
 
 /** Device-tree trees are small; a larger one is cut off here and the cut is reported. */
 export const SNAPSHOT_TREE_MAX_FILES = 20_000;
+/** A file of {@link SNAPSHOT_FILES} is cut here (a 1024-CPU cpuinfo is about 1.5 MiB); the cut is reported. */
 export const SNAPSHOT_FILE_MAX_BYTES = 4 * 1024 * 1024;
+/**
+ * A file in a `/**` tree (a device-tree property) larger than this is not copied:
+ * a cut property would read as a different value, and the Arm reader refuses larger ones.
+ */
+export const SNAPSHOT_TREE_FILE_MAX_BYTES = 64 * 1024;
+/** All the bytes of one snapshot; what would pass it is skipped and reported. */
+export const SNAPSHOT_TOTAL_MAX_BYTES = 64 * 1024 * 1024;
+/** The kernel log is copied up to the system view's cap, as the probe reads it. */
+export const SNAPSHOT_LOG_MAX_BYTES = 16 * 1024 * 1024;
+/** A CPUID dump copied from a snapshot root (`cpuid -r` of a big machine is well under this). */
+export const SNAPSHOT_CPUID_MAX_BYTES = 1024 * 1024;
+
+/**
+ * Where a symbolic link met on the way to an input may lead (inside the root)
+ * for its target to be copied: sysfs class links point into `sys/devices/`
+ * (`sys/class/dmi/id`, `sys/class/ptp/ptp0`), and the device tree lives in
+ * `sys/firmware/devicetree/base/`. A link anywhere else — `etc/shadow`, a home
+ * directory, `proc/self/environ` — is not followed for a snapshot, even inside the root.
+ */
+export const SNAPSHOT_LINK_TARGETS: readonly string[] = ["sys/devices/", "sys/firmware/devicetree/base/"];
+
+/** True when an input reached through links (at `resolved`, relative to the root) may be copied. */
+export function linkTargetAllowed(requested: string, resolved: string): boolean {
+  const literal = requested.split("/").filter((c) => c !== "" && c !== ".").join("/");
+  return resolved === literal || SNAPSHOT_LINK_TARGETS.some((p) => resolved.startsWith(p));
+}
 
 /**
  * One thing only a live probe can learn, and the facts it gives: a snapshot's

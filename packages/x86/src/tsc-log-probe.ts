@@ -1,5 +1,5 @@
 import { X86_FACT } from "./x86-facts.js";
-import { FACT, fact, logLineSource, parseDecimalScaled, parseKernelLog, unknownFact, type CapabilityProbe, type Fact, type FactSet, type KernelLogLine, type SystemView } from "@clocksource/core";
+import { FACT, fact, kernelLogLines, logLineSource, parseDecimalScaled, unknownFact, type CapabilityProbe, type Fact, type FactSet, type KernelLogLine, type SystemView } from "@clocksource/core";
 import { isX86Machine } from "./x86-facts.js";
 
 /** `2400.113` (MHz, as the kernel prints `%lu.%03lu`) → Hz, exactly (core `parseDecimalScaled`). */
@@ -37,7 +37,7 @@ const UNSTABLE_RULES: readonly RegExp[] = [
  * kernel marked the TSC unstable.
  */
 export function kernelLogTscFacts(text: string, source: string, known: FactSet): Fact[] {
-  const lines = parseKernelLog(text);
+  const lines = kernelLogLines(text);
   const out: Fact[] = [];
   const lastOf = new Map<FrequencyRule, { line: KernelLogLine; hz: number }>();
   let unstable: KernelLogLine | undefined;

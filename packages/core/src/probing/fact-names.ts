@@ -21,6 +21,8 @@ export const FACT = {
   kvmHost: "virt.kvm_host",
   /** The VMs KVM's debugfs lists (`sys/kernel/debug/kvm/<pid>-<fd>`): live only. */
   kvmVms: "virt.kvm_vms",
+  /** `true`, one per input the system view read only in part (source: the input; reason: the cap). */
+  inputTruncated: "input.truncated",
   // x86 report section (filled by @clocksource/x86)
   x86Vendor: "x86.vendor",
   x86InvariantTsc: "x86.invariant_tsc",

@@ -14,18 +14,37 @@ export interface KernelLogLine {
  */
 const PREFIX = /^(?:<\d+>)?(?:\[\s*(\d+\.\d+)s?\]\s?)?(?:\s*\[\s*\d+:\s*[^\]]*?:\s*\d+\]\s*|\s*\(\d+\)\[\d+:[^\]]*\]|\[pid:\d+,cpu\d+,[^\]]*\])?/;
 
-/** Splits a kernel log (LF or CR LF, possibly mid-boot) into lines. */
-export function parseKernelLog(text: string): KernelLogLine[] {
-  const out: KernelLogLine[] = [];
-  const lines = text.split(/\r?\n|\r/);
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i] as string;
-    if (raw.length === 0) continue;
-    const m = PREFIX.exec(raw);
-    const prefix = m?.[0] ?? "";
-    out.push({ lineNumber: i + 1, message: raw.slice(prefix.length), uptime: m?.[1] ? Number(m[1]) : null });
+/**
+ * The non-empty lines of a kernel log (LF, CR LF or CR, possibly mid-boot),
+ * one at a time: a huge log (16 MiB of newlines, millions of short lines) is
+ * scanned without holding an array of its lines.
+ */
+export function* kernelLogLines(text: string): Generator<KernelLogLine, void, undefined> {
+  const n = text.length;
+  let start = 0;
+  let lineNumber = 0;
+  while (start <= n) {
+    let end = start;
+    while (end < n) {
+      const c = text.charCodeAt(end);
+      if (c === 10 || c === 13) break;
+      end++;
+    }
+    lineNumber++;
+    if (end > start) {
+      const raw = text.slice(start, end);
+      const m = PREFIX.exec(raw);
+      const prefix = m?.[0] ?? "";
+      yield { lineNumber, message: raw.slice(prefix.length), uptime: m?.[1] ? Number(m[1]) : null };
+    }
+    if (end >= n) break;
+    start = end + (text.charCodeAt(end) === 13 && text.charCodeAt(end + 1) === 10 ? 2 : 1);
   }
-  return out;
+}
+
+/** The non-empty lines of a kernel log as an array; prefer {@link kernelLogLines} for logs of unknown size. */
+export function parseKernelLog(text: string): KernelLogLine[] {
+  return [...kernelLogLines(text)];
 }
 
 /** Names a kernel-log line in a fact's source: `var/log/dmesg:42 "tsc: Detected …"`. */

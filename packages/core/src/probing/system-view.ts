@@ -1,19 +1,48 @@
-import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync, type Stats } from "node:fs";
-import { execFileSync } from "node:child_process";
-import { isAbsolute, join, normalize, resolve, sep } from "node:path";
+import { closeSync, constants, fstatSync, lstatSync, openSync, opendirSync, readlinkSync, readSync, realpathSync, statSync, type Stats } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { join, resolve, sep } from "node:path";
 import { ClocksourceError } from "../errors.js";
+import { describeFileKind } from "../io/file-kind.js";
 
 /** The result of reading something through a {@link SystemView}: never thrown, always explained. */
 export type ReadOutcome<T> =
-  | { readonly ok: true; readonly value: T; readonly source: string; readonly truncated?: boolean }
+  | {
+      readonly ok: true;
+      readonly value: T;
+      readonly source: string;
+      /** The read stopped at its cap (and the view's {@link SystemView.cuts} lists it). */
+      readonly truncated?: boolean;
+      /**
+       * Where the path led inside the root, every link followed (`sys/class/ptp/ptp0` →
+       * `sys/devices/virtual/ptp/ptp0`; `""` is the root). Set by {@link DirectorySystemView}.
+       */
+      readonly resolved?: string;
+    }
   | { readonly ok: false; readonly source: string; readonly reason: string; readonly missing: boolean };
 
-/** What kind of filesystem entry a path is. */
-export type EntryKind = "file" | "directory" | "character-device" | "other";
+/** What kind of filesystem entry a path is (after following links inside the root). */
+export type EntryKind = "file" | "directory" | "character-device" | "block-device" | "fifo" | "socket" | "other";
 
 export interface ReadOptions {
-  /** Read at most this many bytes (default 16 MiB); the outcome says when it stopped early. */
+  /** Read at most this many bytes (default {@link DEFAULT_MAX_BYTES}); the outcome says when it stopped early. */
   readonly maxBytes?: number;
+}
+
+export interface ListOptions {
+  /** List at most this many entries (default {@link DEFAULT_MAX_ENTRIES}); the outcome says when it stopped early. */
+  readonly maxEntries?: number;
+}
+
+/**
+ * An input a view read only in part because it passed a limit. The prober
+ * turns each into an `input.truncated` fact, so a cut never goes unsaid.
+ */
+export interface InputCut {
+  /** The input as facts name it (`var/log/dmesg`, `dmesg`, `/proc/cpuinfo`). */
+  readonly source: string;
+  /** The limit it was cut at. */
+  readonly limit: number;
+  readonly unit: "bytes" | "entries";
 }
 
 /**
@@ -35,12 +64,25 @@ export interface SystemView {
   /** `pread` of `length` bytes at `offset` (for devices such as `dev/cpu/0/cpuid`). */
   readAt(path: string, offset: bigint, length: number): ReadOutcome<Uint8Array>;
   /** Directory entries, sorted. */
-  list(path: string): ReadOutcome<string[]>;
+  list(path: string, options?: ListOptions): ReadOutcome<string[]>;
   /** The kernel log: `var/log/dmesg` under the root, or on the live machine the `dmesg` command. */
   kernelLog(): ReadOutcome<string>;
+  /** The inputs read only in part so far (each once), for the `input.truncated` facts. */
+  cuts?(): readonly InputCut[];
 }
 
-const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
+/** The default cap of one read: the largest kernel log buffer Linux allows is 32 MiB, real ones are far smaller. */
+export const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
+/** The default cap of one directory listing. */
+export const DEFAULT_MAX_ENTRIES = 100_000;
+/** Links followed while resolving one path, as Linux's `MAXSYMLINKS`: beyond it is a loop. */
+const MAX_LINKS = 40;
+/** The character devices a live view may `pread`: the cpuid driver's. */
+const READABLE_DEVICES = /^dev\/cpu\/\d+\/cpuid$/;
+/** Directories a view remembers having resolved (a bound on its memory). */
+const DIR_CACHE_MAX = 4096;
+/** Cuts remembered per view: a bound, since a corrupt tree could cut many inputs. */
+const MAX_CUTS = 256;
 
 /** Decodes file bytes as text: UTF-16 with a BOM, otherwise UTF-8 (invalid bytes become U+FFFD). */
 export function decodeText(bytes: Uint8Array): string {
@@ -72,6 +114,8 @@ function errorReason(e: unknown): { reason: string; missing: boolean } {
       return { reason: "is a directory", missing: false };
     case "EIO":
       return { reason: "I/O error", missing: false };
+    case "ELOOP":
+      return { reason: "too many levels of symbolic links (a link loop?)", missing: false };
     default:
       return { reason: code ? `${code}: ${(e as Error).message}` : String((e as Error)?.message ?? e), missing: false };
   }
@@ -81,13 +125,54 @@ function kindOf(st: Stats): EntryKind {
   if (st.isFile()) return "file";
   if (st.isDirectory()) return "directory";
   if (st.isCharacterDevice()) return "character-device";
+  if (st.isBlockDevice()) return "block-device";
+  if (st.isFIFO()) return "fifo";
+  if (st.isSocket()) return "socket";
   return "other";
 }
 
-/** A {@link SystemView} over a directory on this machine. */
+/** Why an entry is not read: `is a directory`, `is a FIFO, not a regular file`. */
+function notRegular(st: Stats): string {
+  return st.isDirectory() ? "is a directory" : `is ${describeFileKind(st)}, not a regular file`;
+}
+
+/** Path components, without the empty and `.` ones. */
+function components(path: string): string[] {
+  return path.split("/").filter((c) => c !== "" && c !== ".");
+}
+
+/** Never block (FIFO), never take a terminal, never follow a link swapped in at the last component. */
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
+
+type Resolved = { readonly ok: true; readonly rel: string; readonly abs: string; readonly st: Stats } | { readonly ok: false; readonly reason: string; readonly missing: boolean };
+
+/** The process's own view of an open descriptor (Linux); undefined where there is no `/proc`. */
+function fdPath(fd: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A {@link SystemView} over a directory on this machine. Every path is
+ * resolved component by component inside the root, as a chroot (or
+ * `lscpu --sysroot`) would: a link's absolute target starts again at the
+ * root, `..` stops at the root, and more than 40 links in one path is a loop.
+ * Only then is the last component opened — without following a link, without
+ * blocking, and only when it is a regular file (or, on a live view, the cpuid
+ * device for {@link readAt}); a FIFO, socket or device is never opened. What
+ * was opened is checked again (`fstat`, and on Linux the descriptor's path
+ * lies inside the root), so a path swapped during the walk cannot lead out.
+ * Reads are capped; a cut is remembered and reported by {@link cuts}.
+ */
 export class DirectorySystemView implements SystemView {
   readonly root: string;
   readonly live: boolean;
+  /** The root with its own links resolved: what a descriptor's path must start with. */
+  private readonly realRoot: string;
+  private readonly cutList = new Map<string, InputCut>();
 
   /**
    * @param root the root directory (`/` for the live machine)
@@ -96,6 +181,13 @@ export class DirectorySystemView implements SystemView {
   constructor(root: string, live?: boolean) {
     this.root = resolve(root);
     this.live = live ?? this.root === sep;
+    let real = this.root;
+    try {
+      real = realpathSync(this.root);
+    } catch {
+      // A root that does not exist reads as empty: every path is "not present".
+    }
+    this.realRoot = real;
   }
 
   /**
@@ -111,7 +203,7 @@ export class DirectorySystemView implements SystemView {
     }
     if (!st.isDirectory()) throw new ClocksourceError("SYSROOT_INVALID", `cannot use ${root} as a system root: not a directory`);
     try {
-      readdirSync(root);
+      opendirSync(root).closeSync();
     } catch (e) {
       throw new ClocksourceError("SYSROOT_INVALID", `cannot use ${root} as a system root: ${errorReason(e).reason}`);
     }
@@ -119,102 +211,241 @@ export class DirectorySystemView implements SystemView {
   }
 
   describe(path: string): string {
-    const rel = this.relative(path);
+    const rel = components(path).join("/");
     return this.live ? `/${rel}` : rel;
   }
 
-  private relative(path: string): string {
-    const rel = normalize(path).replace(/^[/\\]+/, "");
-    return rel === "." ? "" : rel;
+  /** Resolves `path` inside the root; `lstat` of each component, links re-rooted. */
+  private walk(path: string): Resolved {
+    const input = components(path);
+    let done: string[] = [];
+    let links = 0;
+    let lastLink: { at: string; target: string } | undefined;
+    let st: Stats;
+    // Start from the deepest directory already resolved on this path.
+    let from = 0;
+    let cached: Stats | undefined;
+    for (let k = input.length - 1; k > 0 && cached === undefined; k--) {
+      const hit = this.dirCache.get(input.slice(0, k).join("/"));
+      if (hit) {
+        from = k;
+        done = [...hit.done];
+        cached = hit.st;
+        links = hit.links;
+      }
+    }
+    try {
+      st = cached ?? lstatSync(this.realRoot);
+    } catch (e) {
+      return { ok: false, ...errorReason(e) };
+    }
+    const pending = input.slice(from).reverse();
+    // The input's own components stay at the bottom of `pending`; link targets are pushed above them.
+    let inputLeft = pending.length;
+    try {
+      while (pending.length > 0) {
+        if (pending.length === inputLeft && inputLeft < input.length - from && st.isDirectory()) this.remember(input.slice(0, input.length - inputLeft).join("/"), done, st, links);
+        if (pending.length === inputLeft) inputLeft--;
+        const name = pending.pop() as string;
+        // Only a directory has entries (and a `..`): anything else ends the walk as ENOTDIR would.
+        if (!st.isDirectory()) return { ok: false, reason: "not present", missing: true };
+        if (name === "..") {
+          // The parent in the walk, never above the root (`..` of the root is the root).
+          done.pop();
+          st = lstatSync(join(this.realRoot, ...done));
+          continue;
+        }
+        const dir: Stats = st;
+        const abs = join(this.realRoot, ...done, name);
+        st = lstatSync(abs);
+        if (st.isSymbolicLink()) {
+          if (++links > MAX_LINKS) return { ok: false, reason: `too many levels of symbolic links (a link loop?) at ${this.describe([...done, name].join("/"))}`, missing: false };
+          const target = readlinkSync(abs);
+          lastLink = { at: [...done, name].join("/"), target };
+          // An absolute target starts again at the root, as in a chroot.
+          if (target.startsWith("/")) {
+            done.length = 0;
+            st = lstatSync(this.realRoot);
+          } else {
+            st = dir;
+          }
+          pending.push(...components(target).reverse());
+          continue;
+        }
+        done.push(name);
+      }
+    } catch (e) {
+      const why = errorReason(e);
+      // A link that leads nowhere is named: `proc/cpuinfo -> /etc/x` looks for the root's etc/x, not this machine's.
+      if (why.missing && lastLink) return { ok: false, missing: true, reason: `not present (the symbolic link ${this.describe(lastLink.at)} -> ${lastLink.target} leads nowhere inside the root)` };
+      return { ok: false, ...why };
+    }
+    return { ok: true, rel: done.join("/"), abs: join(this.realRoot, ...done), st };
   }
 
-  private absolute(path: string): string | undefined {
-    const rel = this.relative(path);
-    if (isAbsolute(rel) || rel.split(/[/\\]/).includes("..")) return undefined;
-    return join(this.root, rel);
+  /**
+   * Directories resolved on the way, by the path that was asked for: a tree
+   * walk resolves each parent once. A stale entry cannot lead out of the root:
+   * every open is checked against where it really led.
+   */
+  private readonly dirCache = new Map<string, { readonly done: readonly string[]; readonly st: Stats; readonly links: number }>();
+
+  private remember(key: string, done: readonly string[], st: Stats, links: number): void {
+    if (this.dirCache.has(key)) return;
+    if (this.dirCache.size >= DIR_CACHE_MAX) this.dirCache.clear();
+    this.dirCache.set(key, { done: [...done], st, links });
   }
+
 
   kind(path: string): ReadOutcome<EntryKind> {
     const source = this.describe(path);
-    const abs = this.absolute(path);
-    if (!abs) return { ok: false, source, reason: "path escapes the root", missing: false };
+    const r = this.walk(path);
+    if (!r.ok) return { ok: false, source, reason: r.reason, missing: r.missing };
+    return { ok: true, value: kindOf(r.st), source, resolved: r.rel };
+  }
+
+  /**
+   * Opens a resolved entry without following a link and without blocking,
+   * and checks that what was opened is what was resolved, inside the root.
+   */
+  private openResolved(r: Extract<Resolved, { ok: true }>): { ok: true; fd: number } | { ok: false; reason: string; missing: boolean } {
+    let fd: number;
     try {
-      return { ok: true, value: kindOf(statSync(abs)), source };
+      fd = openSync(r.abs, OPEN_FLAGS);
     } catch (e) {
-      return { ok: false, source, ...errorReason(e) };
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ELOOP") return { ok: false, reason: "became a symbolic link while being opened", missing: false };
+      return { ok: false, ...errorReason(e) };
     }
+    try {
+      const st = fstatSync(fd);
+      if (st.ino !== r.st.ino || st.dev !== r.st.dev) throw new Error("changed while being opened");
+      // A component swapped for a link after the walk would be followed by open(2): the descriptor says where it really led.
+      if (this.realRoot !== sep) {
+        const where = fdPath(fd);
+        if (where !== undefined && where !== r.abs) throw new Error("changed while being opened (it led elsewhere)");
+      }
+      return { ok: true, fd };
+    } catch (e) {
+      closeSync(fd);
+      return { ok: false, reason: (e as Error).message, missing: false };
+    }
+  }
+
+  private noteCut(source: string, limit: number, unit: InputCut["unit"]): void {
+    if (this.cutList.has(source) || this.cutList.size >= MAX_CUTS) return;
+    this.cutList.set(source, { source, limit, unit });
+  }
+
+  cuts(): readonly InputCut[] {
+    return [...this.cutList.values()];
   }
 
   readBytes(path: string, options: ReadOptions = {}): ReadOutcome<Uint8Array> {
     const source = this.describe(path);
-    const abs = this.absolute(path);
-    if (!abs) return { ok: false, source, reason: "path escapes the root", missing: false };
-    const max = options.maxBytes ?? DEFAULT_MAX_BYTES;
-    let fd: number | undefined;
+    const max = Math.max(0, options.maxBytes ?? DEFAULT_MAX_BYTES);
+    const r = this.walk(path);
+    if (!r.ok) return { ok: false, source, reason: r.reason, missing: r.missing };
+    // Decided from lstat, before any open: a FIFO would block and a device could act on being opened.
+    if (!r.st.isFile()) return { ok: false, source, reason: notRegular(r.st), missing: false };
+    const opened = this.openResolved(r);
+    if (!opened.ok) return { ok: false, source, reason: opened.reason, missing: opened.missing };
+    const fd = opened.fd;
     try {
-      fd = openSync(abs, "r");
-      const st = fstatSync(fd);
-      // Devices and FIFOs can stream forever: only regular files are read whole.
-      if (!st.isFile()) return { ok: false, source, reason: st.isDirectory() ? "is a directory" : `is a ${kindOf(st)}, not a regular file`, missing: false };
       const chunks: Buffer[] = [];
       let total = 0;
       let truncated = false;
       // procfs and sysfs report size 0: read until EOF rather than trusting st.size.
+      // A regular file says its size (sysfs says 4096, procfs 0): one read of size + 1 usually ends it.
+      let chunk = r.st.size > 0 ? r.st.size + 1 : 4096;
       for (;;) {
-        const want = Math.min(64 * 1024, max - total);
+        const want = Math.min(chunk, max - total);
+        chunk = Math.min(chunk * 2, 1024 * 1024);
         if (want <= 0) {
-          const probe = Buffer.allocUnsafe(1);
-          truncated = readSync(fd, probe, 0, 1, null) > 0;
+          truncated = readSync(fd, Buffer.allocUnsafe(1), 0, 1, null) > 0;
           break;
         }
         const buf = Buffer.allocUnsafe(want);
         const n = readSync(fd, buf, 0, want, null);
         if (n === 0) break;
-        chunks.push(buf.subarray(0, n));
+        chunks.push(n === want ? buf : buf.subarray(0, n));
         total += n;
       }
-      const value = new Uint8Array(Buffer.concat(chunks, total));
-      return truncated ? { ok: true, value, source, truncated } : { ok: true, value, source };
+      const joined = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
+      const value = new Uint8Array(joined.buffer, joined.byteOffset, joined.byteLength);
+      if (!truncated) return { ok: true, value, source, resolved: r.rel };
+      this.noteCut(source, max, "bytes");
+      return { ok: true, value, source, truncated, resolved: r.rel };
     } catch (e) {
       return { ok: false, source, ...errorReason(e) };
     } finally {
-      if (fd !== undefined) closeSync(fd);
+      closeSync(fd);
     }
   }
 
   readText(path: string, options?: ReadOptions): ReadOutcome<string> {
     const r = this.readBytes(path, options);
     if (!r.ok) return r;
-    const text = decodeText(r.value);
-    return r.truncated ? { ok: true, value: text, source: r.source, truncated: true } : { ok: true, value: text, source: r.source };
+    const { value, ...rest } = r;
+    return { ...rest, value: decodeText(value) };
   }
 
   readAt(path: string, offset: bigint, length: number): ReadOutcome<Uint8Array> {
     const source = this.describe(path);
-    const abs = this.absolute(path);
-    if (!abs) return { ok: false, source, reason: "path escapes the root", missing: false };
-    let fd: number | undefined;
+    const r = this.walk(path);
+    if (!r.ok) return { ok: false, source, reason: r.reason, missing: r.missing };
+    const device = r.st.isCharacterDevice() && this.live && READABLE_DEVICES.test(r.rel);
+    if (!r.st.isFile() && !device) {
+      const why = r.st.isCharacterDevice() ? (this.live ? "is a character device other than the cpuid driver's" : "is a character device in a snapshot (a snapshot holds a text dump)") : notRegular(r.st);
+      return { ok: false, source, reason: why, missing: false };
+    }
+    const opened = this.openResolved(r);
+    if (!opened.ok) return { ok: false, source, reason: opened.reason, missing: opened.missing };
     try {
-      fd = openSync(abs, "r");
       const buf = Buffer.alloc(length);
-      const n = readSync(fd, buf, 0, length, offset);
+      const n = readSync(opened.fd, buf, 0, length, offset);
       if (n !== length) return { ok: false, source, reason: `short read: ${n} of ${length} bytes at offset 0x${offset.toString(16)}`, missing: false };
       return { ok: true, value: new Uint8Array(buf), source };
     } catch (e) {
       return { ok: false, source, ...errorReason(e) };
     } finally {
-      if (fd !== undefined) closeSync(fd);
+      closeSync(opened.fd);
     }
   }
 
-  list(path: string): ReadOutcome<string[]> {
+  list(path: string, options: ListOptions = {}): ReadOutcome<string[]> {
     const source = this.describe(path);
-    const abs = this.absolute(path);
-    if (!abs) return { ok: false, source, reason: "path escapes the root", missing: false };
+    const max = Math.max(0, options.maxEntries ?? DEFAULT_MAX_ENTRIES);
+    const r = this.walk(path);
+    if (!r.ok) return { ok: false, source, reason: r.reason, missing: r.missing };
+    if (!r.st.isDirectory()) return { ok: false, source, reason: `is ${describeFileKind(r.st)}, not a directory`, missing: false };
+    const opened = this.openResolved(r);
+    if (!opened.ok) return { ok: false, source, reason: opened.reason, missing: opened.missing };
     try {
-      return { ok: true, value: readdirSync(abs).sort(), source };
+      // Listing through the descriptor reads the very directory that was checked.
+      const where = fdPath(opened.fd) === undefined ? r.abs : `/proc/self/fd/${opened.fd}`;
+      const dir = opendirSync(where);
+      const names: string[] = [];
+      let truncated = false;
+      try {
+        for (let e = dir.readSync(); e !== null; e = dir.readSync()) {
+          if (names.length >= max) {
+            truncated = true;
+            break;
+          }
+          names.push(e.name);
+        }
+      } finally {
+        dir.closeSync();
+      }
+      names.sort();
+      if (!truncated) return { ok: true, value: names, source, resolved: r.rel };
+      this.noteCut(source, max, "entries");
+      return { ok: true, value: names, source, truncated, resolved: r.rel };
     } catch (e) {
       return { ok: false, source, ...errorReason(e) };
+    } finally {
+      closeSync(opened.fd);
     }
   }
 
@@ -229,13 +460,18 @@ export class DirectorySystemView implements SystemView {
   private readKernelLog(): ReadOutcome<string> {
     const saved = this.readText("var/log/dmesg");
     if (saved.ok || !this.live) return saved;
-    try {
-      const text = execFileSync("dmesg", [], { encoding: "utf8", timeout: 3000, maxBuffer: 32 * 1024 * 1024, stdio: ["ignore", "pipe", "pipe"] });
-      return { ok: true, value: text, source: "dmesg" };
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException & { stderr?: string };
-      const detail = err.code === "ENOENT" ? "dmesg command not found" : (err.stderr?.trim().split("\n")[0] ?? err.message);
-      return { ok: false, source: "dmesg", reason: `kernel log unreadable: ${detail} (saved log: ${saved.reason})`, missing: false };
+    const max = DEFAULT_MAX_BYTES;
+    // The cap bounds memory; past it dmesg is stopped and what it wrote so far is used.
+    const run = spawnSync("dmesg", [], { timeout: 3000, maxBuffer: max, stdio: ["ignore", "pipe", "pipe"] });
+    const err = run.error as NodeJS.ErrnoException | undefined;
+    const out = run.stdout as Buffer | null;
+    if (err?.code === "ENOBUFS" && out && out.length > 0) {
+      this.noteCut("dmesg", max, "bytes");
+      return { ok: true, value: decodeText(out.subarray(0, max)), source: "dmesg", truncated: true };
     }
+    if (!err && run.status === 0 && out) return { ok: true, value: decodeText(out), source: "dmesg" };
+    const stderr = (run.stderr as Buffer | null)?.toString("utf8").trim().split("\n")[0];
+    const detail = err?.code === "ENOENT" ? "dmesg command not found" : err ? (err.code === "ETIMEDOUT" ? "dmesg did not finish in 3 s" : describeErrno(err)) : stderr || `dmesg exited with status ${run.status ?? run.signal}`;
+    return { ok: false, source: "dmesg", reason: `kernel log unreadable: ${detail} (saved log: ${saved.reason})`, missing: false };
   }
 }

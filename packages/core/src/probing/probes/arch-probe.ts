@@ -1,6 +1,6 @@
 import { machine } from "node:os";
 import { fact, unknownFact, type Fact } from "../facts.js";
-import { logLineSource, parseKernelLog, type KernelLogLine } from "../kernel-log.js";
+import { kernelLogLines, logLineSource, type KernelLogLine } from "../kernel-log.js";
 import { FACT, type ArchName } from "../fact-names.js";
 import type { CapabilityProbe } from "../probe.js";
 import type { SystemView } from "../system-view.js";
@@ -101,7 +101,7 @@ function archFromKernelLog(view: SystemView): Fact[] {
   let x86Line: KernelLogLine | undefined;
   let wide: KernelLogLine | undefined;
   let narrow: KernelLogLine | undefined;
-  for (const line of parseKernelLog(log.value)) {
+  for (const line of kernelLogLines(log.value)) {
     const banner = /^Linux version \S*?\.(x86_64|i[3-6]86)\b/.exec(line.message);
     if (banner) return [fact(FACT.arch, banner[1] === "x86_64" ? "x86_64" : "x86", logLineSource(log.source, line), "derived", "the kernel's build names its architecture")];
     if (!x86Line && /^(?:BIOS-e820:|e820: |x86\/fpu: |x86: )/.test(line.message)) x86Line = line;

@@ -1,6 +1,6 @@
 import { fact, unknownFact, type Fact } from "../facts.js";
 import { FACT, type HypervisorName } from "../fact-names.js";
-import { logLineSource, parseKernelLog } from "../kernel-log.js";
+import { kernelLogLines, logLineSource } from "../kernel-log.js";
 import type { CapabilityProbe } from "../probe.js";
 import type { SystemView } from "../system-view.js";
 
@@ -130,7 +130,7 @@ export class HypervisorEvidenceProbe implements CapabilityProbe {
     const log = view.kernelLog();
     if (log.ok) {
       let kvmHostLine = false;
-      for (const line of parseKernelLog(log.value)) {
+      for (const line of kernelLogLines(log.value)) {
         const m = /^Hypervisor detected: (.+?)\s*$/.exec(line.message) ?? /^Booting paravirtualized kernel on (.+?)\s*$/.exec(line.message);
         if (m) {
           const hv = hypervisorFromKernelName(m[1] as string);

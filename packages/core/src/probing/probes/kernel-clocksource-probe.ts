@@ -1,6 +1,6 @@
 import { fact, unknownFact, type Fact } from "../facts.js";
 import { FACT } from "../fact-names.js";
-import { logLineSource, parseKernelLog } from "../kernel-log.js";
+import { kernelLogLines, logLineSource } from "../kernel-log.js";
 import type { CapabilityProbe } from "../probe.js";
 import type { SystemView } from "../system-view.js";
 
@@ -37,7 +37,7 @@ export class KernelClocksourceProbe implements CapabilityProbe {
       const log = view.kernelLog();
       if (log.ok) {
         let last: Fact | undefined;
-        for (const line of parseKernelLog(log.value)) {
+        for (const line of kernelLogLines(log.value)) {
           // "clocksource: Switched to …" since 4.x; "Switched to clocksource …" and "Switching to clocksource …" before.
           const m = /^(?:clocksource: )?Switch(?:ed|ing) to clocksource ([A-Za-z0-9_.-]+)/.exec(line.message);
           if (m) last = fact(FACT.kernelClocksourceCurrent, m[1] as string, logLineSource(log.source, line), "derived", "last clocksource switch in the kernel log");
