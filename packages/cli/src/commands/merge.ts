@@ -68,6 +68,10 @@ Options:
                            when causality holds), require, or ignore
   --vm-pid NAME=PID        the host process of guest NAME's VM (picks its
                            kvm_write_tsc_offset events among several VMs)
+  --strict                 fail (exit 1, nothing written) when a reader warns:
+                           a truncated or damaged trace, lost events, an
+                           unknown option; without it, what can be read is
+                           merged and the warnings are listed in the summary
   -h, --help               show this help
 
 Examples:
@@ -104,6 +108,23 @@ function positiveBig(option: string, v: string): bigint {
   return BigInt(v);
 }
 
+/** Each input's reader warnings, as summary lines (the first few of each, and a count). */
+function warningLines(specs: readonly { name: string }[], readers: readonly TraceReader[]): { lines: string; count: number; first: string | null } {
+  let lines = "";
+  let count = 0;
+  let first: string | null = null;
+  readers.forEach((r, i) => {
+    const w = r.warnings;
+    if (w.length === 0) return;
+    count += w.length;
+    first ??= `${specs[i]?.name}: ${w[0]}`;
+    lines += `  warnings from ${specs[i]?.name}: ${w.length}\n`;
+    for (const x of w.slice(0, 3)) lines += `    ${x}\n`;
+    if (w.length > 3) lines += `    … and ${w.length - 3} more\n`;
+  });
+  return { lines, count, first };
+}
+
 function summaryLines(stats: MergeStats, notes: readonly string[], target: string): string {
   let s = `merge: ${stats.machines.reduce((n, m) => n + m.events, 0)} events onto ${target}\n`;
   for (const m of stats.machines) {
@@ -114,8 +135,9 @@ function summaryLines(stats: MergeStats, notes: readonly string[], target: strin
     s += "\n";
   }
   for (const r of stats.routes) {
+    if (r.events === 0) continue;
     const via = r.path.edges.length === 0 ? "already on the target clock" : r.path.edges.map((e) => e.source).join(" → ");
-    s += `  route ${r.machine}${r.buffer ? `/${r.buffer}` : ""}: ${r.path.from} → ${r.path.to}: ${via}\n`;
+    s += `  route ${r.machine}${r.buffer ? ` (buffer ${r.buffer})` : ""}: ${r.path.from} → ${r.path.to}: ${via}\n`;
   }
   for (const n of notes) s += `  note: ${n}\n`;
   s += `  order unknown (closer than the combined uncertainty): ${stats.orderUnknown}\n`;
@@ -137,6 +159,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       "target-hz": { type: "string" },
       "tsc-offset-events": { type: "string" },
       "vm-pid": { type: "string", multiple: true },
+      strict: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -222,9 +245,13 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       if (sink.pending >= 1 << 20) await out.write(sink.take());
     }
     writer.end();
+    const warnings = warningLines(specs, readers);
+    if (values.strict && warnings.count > 0) {
+      throw new ClocksourceError("INVALID_TRACE", `merge: ${warnings.count} reader warning(s) and --strict; the first: ${warnings.first}`);
+    }
     await out.write(sink.take());
     await out.commit();
-    io.stderr.write(summaryLines(stats, plan.notes, plan.target));
+    io.stderr.write(summaryLines(stats, plan.notes, plan.target) + warnings.lines);
     return 0;
   } catch (e) {
     await out?.abort();

@@ -58,6 +58,8 @@ export interface MergeRoute {
   readonly machine: string;
   readonly buffer: string;
   readonly path: DomainPath;
+  /** Events that took this route. */
+  events: number;
 }
 
 /** Counts a merge keeps; complete once the merge has ended. */
@@ -88,6 +90,7 @@ interface Queue {
 
 interface RouteState {
   readonly path: DomainPath;
+  readonly stats: MergeRoute;
   readonly perCpu: boolean;
   readonly converters: Map<number, EdgeConverter[]>;
 }
@@ -147,8 +150,9 @@ export async function* mergeTraces(inputs: readonly MergeInput[], options: Merge
     const routes = new Map<string, RouteState>();
     for (const [buffer, domain] of input.domains) {
       const path = options.graph.requirePath(domain, options.target);
-      routes.set(buffer, { path, perCpu: path.edges.some((e) => e.perCpu), converters: new Map() });
-      stats.routes.push({ machine: input.name, buffer, path });
+      const route: MergeRoute = { machine: input.name, buffer, path, events: 0 };
+      routes.set(buffer, { path, stats: route, perCpu: path.edges.some((e) => e.perCpu), converters: new Map() });
+      stats.routes.push(route);
     }
     stats.machines.push({ name: input.name, events: 0, outsideEpoch: 0, unmapped: 0, epochsUsed: new Set(), maxBoundNs: 0n, boundUnknown: false });
     return {
@@ -214,6 +218,7 @@ export async function* mergeTraces(inputs: readonly MergeInput[], options: Merge
     }
     for (const g of groups.values()) {
       const n = g.idx.length;
+      g.route.stats.events += n;
       const values = new BigUint64Array(n);
       for (let j = 0; j < n; j++) values[j] = (events[g.idx[j] as number] as TraceEvent).ts;
       const flags = new Uint8Array(n);
