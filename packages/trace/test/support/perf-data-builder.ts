@@ -310,3 +310,28 @@ export class PerfDataBuilder {
     return out.done();
   }
 }
+
+/**
+ * A small file with one of nearly every record kind the reader handles (for
+ * the fuzzers): two attrs, samples with READ groups and callchains, COMM,
+ * FORK, EXIT, LOST, LOST_SAMPLES, TIME_CONV, AUXTRACE, EVENT_DESC, rounds.
+ */
+export function richFile(le: boolean): PerfDataBuilder {
+  const a: AttrSpec = { type: 0, sampleType: S.IDENTIFIER | S.IP | S.TID | S.TIME | S.ADDR | S.CPU | S.PERIOD | S.READ | S.CALLCHAIN, readFormat: 8 | 4 | 16, sampleIdAll: true, ids: [1n, 2n] };
+  const b: AttrSpec = { type: 1, sampleType: S.IDENTIFIER | S.TID | S.TIME | S.CPU, sampleIdAll: true, ids: [3n] };
+  const f = new PerfDataBuilder(le).attr(a).attr(b).eventDesc(["cycles", "cpu-clock"]);
+  f.timeConv(10, 500, 1234n, { cycles: 5n, mask: 0xffffn, capZero: true, capShort: true });
+  f.comm(10, 10, "main", { time: 0n, id: 0n });
+  f.sample({ id: 1n, ip: 0x1000n, pid: 10, tid: 10, time: 100n, addr: 8n, cpu: 0, period: 1n, read: [1n, 9n, 1n, 0n], callchain: [1n, 2n] }, a);
+  f.fork(7, 10, 10, 11, 10, { time: 110n, id: 3n, cpu: 1 });
+  f.sample({ id: 3n, pid: 10, tid: 11, time: 120n, cpu: 1 }, b);
+  f.finishedRound();
+  f.lost(1n, 5n, { time: 130n, id: 1n, cpu: 0 });
+  f.auxtrace(new Uint8Array(24).fill(7));
+  f.sample({ id: 2n, ip: 0x2000n, pid: 10, tid: 10, time: 125n, cpu: 1, read: [2n, 1n, 2n, 0n, 3n, 3n, 1n], callchain: [] }, a);
+  f.fork(4, 10, 10, 11, 10, { time: 140n, id: 3n, cpu: 1 });
+  f.lostSamples(2n, { time: 150n, id: 3n, cpu: 0 });
+  f.record(200, new Uint8Array(8));
+  f.finishedRound();
+  return f;
+}
