@@ -7,19 +7,21 @@
 import { ClocksourceError } from "@clocksource/core";
 import type { BufferInfo, EventFields, TraceClock, TraceEvent } from "../../model/event.js";
 import { declaredClock } from "../text/clock-unit.js";
-import { parseKeyValues } from "../text/key-values.js";
+import { parseKeyValues, printedValue } from "../text/key-values.js";
 import type { LineParser, LineSink, TextReaderOptions } from "../text/line-trace-reader.js";
 import { decimalSecondsToNs, digitsToU64 } from "../text/timestamp.js";
 import { qualifyEventName } from "./event-systems.js";
 
 /**
  * Groups: 1 buffer prefix (trace-cmd), 2 comm, 3 pid, 4 tgid, 5 cpu, 6 flags,
- * 7 cpu and 8 flags of the latency layout (`1d..2.`), 9 whole timestamp,
+ * 7 cpu and 8 flags of the latency layout (`1d..2.`; trace-cmd glues a raw
+ * timestamp to them, so they are taken as 5 characters there, as kernels
+ * since 5.16 print them), 9 whole timestamp,
  * 10 its fraction, 11 the rest (`event: fields`). The comm starts at a
  * non-space (both tools pad it on the left), so no part of the pattern can
  * take a run of spaces two ways.
  */
-export const FTRACE_EVENT_LINE = /^(?:(\S+): +)?\s*(\S.*?)-(\d+) +(?:\( *(\d+|-+)\) +)?(?:\[(\d+)\](?: +([^\s\d]\S{2,6}))?|(\d+)([^\s\d]\S{2,6})) *(\d+)(?:\.(\d+))?: (.*)$/;
+export const FTRACE_EVENT_LINE = /^(?:(\S+): +)?\s*(\S.*?)-(\d+) +(?:\( *(\d+|-+)\) +)?(?:\[(\d+)\](?: +([^\s\d]\S{3,5}))?|(\d+)([^\s\d]\S{3,4})) *(\d+)(?:\.(\d+))?: (.*)$/;
 const EVENT_NAME = /^([^\s:]+):(?: +|$)/;
 const LOST_TRACEFS = /^(?:(\S+): +)?CPU:(\d+) \[LOST (\d+) EVENTS\]\s*$/;
 const LOST_TRACE_CMD = /^(?:(\S+): +)?CPU:(\d+) \[(?:(\d+) )?EVENTS DROPPED\]\s*$/;
@@ -31,6 +33,7 @@ const EMPTY_CPU = /^(?:(\S+): +)?CPU \d+ is empty\s*$/;
 /** trace-cmd's own rendering of sched_switch and sched_wakeup (its sched plugin). */
 const PLUGIN_SWITCH = /^(.+):(-?\d+) \[(-?\d+)\] (\S+) ==> (.+):(-?\d+) \[(-?\d+)\]$/;
 const PLUGIN_WAKEUP = /^(.+):(-?\d+) \[(-?\d+)\](?: success=(\d+))? CPU:(\d+)$/;
+const PRINT_RAW = /^ip=(\S+) buf=(.*)$/s;
 const PRINT_PAYLOAD = /^(\S+): (.*)$/s;
 const FUNCTION = /^(\S+)(?: <-(\S+))?$/;
 
@@ -51,6 +54,8 @@ class FtraceLineParser implements LineParser {
   private readonly buffers = new Map<string, Set<number>>();
   private pendingLost: { cpu: number; count: number | bigint | null; buffer: string }[] = [];
   private lastTs = 0n;
+  private carryBuffer: string | null = null;
+  private latencyLayout = false;
   private stackLines = 0;
   private firstStackLine = 0;
 
@@ -70,10 +75,13 @@ class FtraceLineParser implements LineParser {
   }
 
   private eventLine(m: RegExpExecArray, lineNo: number): void {
-    const buffer = m[1] ?? "";
+    // trace-cmd prints a buffer's name once before a lost-events notice and not on the event after it.
+    const buffer = m[1] ?? this.carryBuffer ?? "";
+    this.carryBuffer = null;
     const cpuText = m[5] ?? m[7];
     const flags = m[6] ?? m[8];
     if (m[1] !== undefined || m[7] !== undefined) this.dialect ??= "trace-cmd";
+    if (m[7] !== undefined) this.latencyLayout = true;
     else if (m[4] !== undefined || flags !== undefined) this.dialect ??= "tracefs";
     const whole = m[9] as string;
     const frac = m[10];
@@ -119,11 +127,13 @@ class FtraceLineParser implements LineParser {
     // tracefs prints the ftrace print event as its caller's symbol and the text; trace-cmd as `print: ip: text`.
     if (bare === "tracing_mark_write") return { name: "ftrace:print", fields: { ip: bare, buf: payload } };
     if (bare === "print") {
-      const p = PRINT_PAYLOAD.exec(payload);
-      return { name: "ftrace:print", fields: p === null ? { buf: payload } : { ip: p[1] as string, buf: p[2] as string } };
+      // `report -R` prints the raw fields; otherwise `ip: text` (ip as a symbol, or in hex without kallsyms).
+      const p = PRINT_RAW.exec(payload) ?? PRINT_PAYLOAD.exec(payload);
+      return { name: "ftrace:print", fields: p === null ? { buf: payload } : { ip: printedValue(p[1] as string), buf: p[2] as string } };
     }
     const name = qualifyEventName(bare);
-    {
+    // trace-cmd's plugin layouts; the patterns have two open-ended parts, so only short payloads are tried.
+    if (payload.length <= 1024) {
       if (bare === "sched_switch") {
         const s = PLUGIN_SWITCH.exec(payload);
         if (s !== null) {
@@ -155,6 +165,7 @@ class FtraceLineParser implements LineParser {
     if (lost !== null) {
       const count = lost[3] === undefined ? null : lost[3].length <= 15 ? Number(lost[3]) : BigInt(lost[3]);
       this.pendingLost.push({ cpu: Number(lost[2]), count, buffer: lost[1] ?? "" });
+      this.carryBuffer = lost[1] ?? null;
       this.sink.warn(`${this.path}: line ${lineNo}: CPU ${lost[2]} lost ${count ?? "an unknown number of"} events${lost[1] ? ` (buffer ${lost[1]})` : ""}`);
       return;
     }
@@ -241,6 +252,7 @@ class FtraceLineParser implements LineParser {
       notes.push(`${this.path}: timestamps are printed with 6 decimals (sec.usec): the last 3 digits of each value are lost (trace-cmd report -t or --raw-ts prints them whole)`);
     }
     if (forms.size > 1) notes.push(`${this.path}: timestamps are printed in more than one form (${[...forms].join(", ")})`);
+    if (this.latencyLayout) notes.push(`${this.path}: trace-cmd report -l cuts comms to 8 characters`);
     if (this.overwritten > 0n) notes.push(`${this.path}: the ring buffer overwrote ${this.overwritten} event(s) before this text was written (entries-in-buffer/entries-written)`);
     return { clock, notes };
   }

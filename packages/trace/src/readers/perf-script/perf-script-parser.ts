@@ -13,7 +13,7 @@ import { decimalSecondsToNs } from "../text/timestamp.js";
 
 /** The time field: the first `digits.digits:` standing on its own. */
 export const PERF_TIME = /(?:^|\s)(\d+)\.(\d+):(?:\s|$)/;
-const CPU_SUFFIX = /\s*\[(\d+)\]$/;
+const CPU_DIGITS = /^[0-9]+$/;
 const IDS_SUFFIX = /(?:^|\s)(\d+)(?:\/(\d+))?$/;
 const PERIOD_AND_EVENT = /^(?:(\d+) +)?(\S+?):(?: +|$)/;
 const SAMPLE_IP = /^([0-9a-f]+)(?: +(.*?))?(?: +\(([^()]*)\))?$/;
@@ -88,10 +88,14 @@ class PerfScriptParser implements LineParser {
     const start = t.index + (t[0].startsWith(" ") || t[0].startsWith("\t") ? 1 : 0);
     let prefix = text.slice(0, start).trimEnd();
     let cpu = -1;
-    const c = CPU_SUFFIX.exec(prefix);
-    if (c !== null) {
-      cpu = Number(c[1]);
-      prefix = prefix.slice(0, c.index).trimEnd();
+    // By hand, not /\s*\[(\d+)\]$/: that pattern retries every space of a long run.
+    if (prefix.endsWith("]")) {
+      const open = prefix.lastIndexOf("[");
+      const digits = prefix.slice(open + 1, -1);
+      if (open >= 0 && digits.length > 0 && digits.length <= 6 && CPU_DIGITS.test(digits)) {
+        cpu = Number(digits);
+        prefix = prefix.slice(0, open).trimEnd();
+      }
     }
     let pid = -1;
     let tid = -1;
@@ -191,7 +195,8 @@ class PerfScriptParser implements LineParser {
 function payloadFields(rest: string): EventFields {
   const s = rest.trim();
   if (s.length === 0) return {};
-  const ip = SAMPLE_IP.exec(s);
+  // The pattern's optional parts backtrack over spaces: only short payloads go through it.
+  const ip = s.length <= 4096 ? SAMPLE_IP.exec(s) : null;
   if (ip !== null && s.indexOf("=") < 0) {
     const f: EventFields = { ip: printedValue(`0x${ip[1]}`) };
     if (ip[2] !== undefined && ip[2].length > 0) f.sym = ip[2];
