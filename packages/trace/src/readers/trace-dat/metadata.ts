@@ -262,7 +262,7 @@ function clampCpus(cpus: readonly CpuData[], src: FileSource, bufferName: string
   const out: CpuData[] = [];
   for (const d of cpus) {
     if (d.cpu >= LIMITS.cpus) {
-      warnings.push(`${src.path}: buffer ${JSON.stringify(bufferName)}: CPU ${d.cpu} is out of range; its data were skipped`);
+      warnings.push(`${src.path}: offset 0x${d.offset.toString(16)}: buffer ${JSON.stringify(bufferName)}: CPU ${d.cpu} is out of range; its data were skipped`);
       continue;
     }
     if (d.size > 0 && d.offset + d.size > src.size) {
