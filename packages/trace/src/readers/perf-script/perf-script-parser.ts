@@ -19,7 +19,7 @@ const PERIOD_AND_EVENT = /^(?:(\d+) +)?(\S+?):(?: +|$)/;
 const SAMPLE_IP = /^([0-9a-f]+)(?: +(.*?))?(?: +\(([^()]*)\))?$/;
 const RECORD = /^(PERF_RECORD_[A-Z0-9_]+)(.*)$/;
 const FORK_EXIT = /^\((-?\d+):(-?\d+)\):\((-?\d+):(-?\d+)\)$/;
-const COMM_REC = /^: (.*):(-?\d+)\/(-?\d+)$/;
+const COMM_REC = /^( exec)?: (.*):(-?\d+)\/(-?\d+)$/;
 const NRCPUS = /^# nrcpus avail : (\d+)/;
 const CLOCKID = /^# clockid: (\S+) \((\d+)\)/;
 const REFERENCE = /^# reference time: .* = (\d+)\.(\d+) \(TOD\) = (\d+)\.(\d+) \((\S+)\)/;
@@ -120,6 +120,11 @@ class PerfScriptParser implements LineParser {
     const r = RECORD.exec(rest);
     if (r !== null) {
       ({ name, fields } = sideband(r[1] as string, r[2] as string));
+      // The line's own pid/tid are the context the record came in; the record is about its task.
+      if (typeof fields.tid === "number" && typeof fields.pid === "number") {
+        pid = fields.pid;
+        tid = fields.tid;
+      }
     } else {
       const pe = PERIOD_AND_EVENT.exec(rest);
       let period: number | bigint | null = null;
@@ -215,7 +220,7 @@ function sideband(kind: string, rest: string): { name: string; fields: EventFiel
   }
   if (short === "comm") {
     const m = COMM_REC.exec(rest);
-    if (m !== null) return { name: "perf:comm", fields: { comm: m[1] as string, pid: Number(m[2]), tid: Number(m[3]) } };
+    if (m !== null) return { name: "perf:comm", fields: { pid: Number(m[3]), tid: Number(m[4]), comm: m[2] as string, exec: m[1] === undefined ? 0 : 1 } };
   }
   const name = short === "lost" || short === "lost_samples" ? "lost" : `perf:${short.startsWith("mmap") ? "mmap" : short}`;
   const text = rest.replace(/^:\s*/, "").trim();
