@@ -23,22 +23,22 @@ export function* kernelLogLines(text: string): Generator<KernelLogLine, void, un
   const n = text.length;
   let start = 0;
   let lineNumber = 0;
+  // The next LF and CR at or after `start`, found with native searches (-1 → none left).
+  let lf = text.indexOf("\n");
+  let cr = text.indexOf("\r");
   while (start <= n) {
-    let end = start;
-    while (end < n) {
-      const c = text.charCodeAt(end);
-      if (c === 10 || c === 13) break;
-      end++;
-    }
+    if (lf !== -1 && lf < start) lf = text.indexOf("\n", start);
+    if (cr !== -1 && cr < start) cr = text.indexOf("\r", start);
+    const end = lf === -1 ? (cr === -1 ? n : cr) : cr === -1 ? lf : Math.min(lf, cr);
     lineNumber++;
     if (end > start) {
       const raw = text.slice(start, end);
       const m = PREFIX.exec(raw);
       const prefix = m?.[0] ?? "";
-      yield { lineNumber, message: raw.slice(prefix.length), uptime: m?.[1] ? Number(m[1]) : null };
+      yield { lineNumber, message: prefix.length === 0 ? raw : raw.slice(prefix.length), uptime: m?.[1] ? Number(m[1]) : null };
     }
     if (end >= n) break;
-    start = end + (text.charCodeAt(end) === 13 && text.charCodeAt(end + 1) === 10 ? 2 : 1);
+    start = end + (end === cr && lf === cr + 1 ? 2 : 1);
   }
 }
 
