@@ -14,6 +14,7 @@ import { isJsonObject, JsonSyntaxError, parseExactJson, type ExactJson } from ".
 
 const KNOWN = new Set(["machine", "clock", "buffer", "cpu", "pid", "tid", "comm", "event", "name", "fields"]);
 const DIGITS = /^[0-9]{1,20}$/;
+const INTEGER_TEXT = /^-?[0-9]{1,20}$/;
 
 /** Creates the JSON lines parser. */
 export function createJsonLinesParser(sink: LineSink, options: TextReaderOptions, path: string): LineParser {
@@ -23,6 +24,7 @@ export function createJsonLinesParser(sink: LineSink, options: TextReaderOptions
 class JsonLinesParser implements LineParser {
   private readonly tsField: string;
   private events = 0;
+  private seenObject = false;
   /** Per buffer: the clock its lines name (null: none named) and the CPUs seen. */
   private readonly buffers = new Map<string, { clock: string | null; cpus: Set<number> }>();
   private machine: string | null = null;
@@ -44,6 +46,8 @@ class JsonLinesParser implements LineParser {
       v = parseExactJson(text);
     } catch (e) {
       if (!(e instanceof JsonSyntaxError)) throw e;
+      // A first line that is not JSON at all means the file is not JSON lines.
+      if (this.events === 0 && !this.seenObject) throw new ClocksourceError("INVALID_TRACE", `${where}: not JSON (${e.message}): not a JSON lines trace`);
       this.sink.warn(`${where}: not JSON (${e.message}), skipped`);
       return;
     }
@@ -51,6 +55,7 @@ class JsonLinesParser implements LineParser {
       this.sink.warn(`${where}: not a JSON object, skipped`);
       return;
     }
+    this.seenObject = true;
     const m = v.entries;
     const tsf = this.tsField;
     if (!m.has(tsf)) {
@@ -160,13 +165,15 @@ function intOr(v: ExactJson | undefined, where: string, what: string, sink: Line
   return -1;
 }
 
-/** A JSON value as a field: scalars as they are, arrays of integers as arrays, anything else as its JSON text. */
+/** A JSON value as a field: scalars as they are, arrays of integers (or of decimal strings) as arrays, anything else as its JSON text. */
 function fieldValue(v: ExactJson): FieldValue {
   if (v === null || typeof v === "number" || typeof v === "bigint" || typeof v === "string") return v;
   if (typeof v === "boolean") return v ? "true" : "false";
   if (Array.isArray(v)) {
     if (v.every((x) => typeof x === "number" && Number.isInteger(x))) return v as number[];
     if (v.every((x) => typeof x === "bigint" || (typeof x === "number" && Number.isInteger(x)))) return v.map((x) => BigInt(x as number | bigint));
+    // How the dump writes an array of 64-bit values: decimal strings.
+    if (v.length > 0 && v.every((x) => typeof x === "string" && INTEGER_TEXT.test(x))) return v.map((x) => BigInt(x as string));
   }
   return exactJsonText(v);
 }
