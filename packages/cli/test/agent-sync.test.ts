@@ -1,13 +1,30 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildMappingFile, parseMappingFile, resolveMapping, serializeMappingFile } from "@clocksource/core";
-import { ABSOLUTE_MAX_PAYLOAD, decodeWelcome, encodeFrame, encodeHello, encodeTimeRequest, FrameDecoder, MSG, paravirtCodec, type Frame } from "@clocksource/paravirt";
+import {
+  ABSOLUTE_MAX_PAYLOAD,
+  decodeWelcome,
+  encodeFrame,
+  encodeHello,
+  encodeTimeRequest,
+  formatEndpoint,
+  FrameDecoder,
+  HostAgent,
+  monotonicHostClock,
+  MSG,
+  paravirtCodec,
+  parseEndpoint,
+  type AgentOptions,
+  type Frame,
+  type HostClock,
+} from "@clocksource/paravirt";
 import { kvmTscCodec } from "@clocksource/x86";
 import { mappingKinds } from "../src/mapping-kinds.js";
+import { REPO_ROOT } from "../../../test/support/fixtures.js";
 import { CLI_BIN, runCli } from "../../../test/support/run-cli.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "agent-sync-"));
@@ -292,9 +309,9 @@ describe("clocksource agent security and exact mappings (subprocesses)", () => {
       [["--listen", `unix:${join(tmp, "y.sock")}`, "--rate", "4294967296"], /--rate must be a whole number in 0\.\.4294967295/],
       [["--listen", "vsock:3:7900"], /bridge it with socat/],
       [["--listen", `unix:${join(tmp, "y.sock")}`, "--clock", "sundial"], /--clock must be monotonic or tsc/],
-      [["--listen", `unix:${join(tmp, "y.sock")}`, "--mapping", join(tmp, "missing.json")], /cannot read --mapping/],
-      [["--listen", `unix:${join(tmp, "y.sock")}`, "--token-file", join(tmp, "missing")], /cannot read token file/],
       [["--listen", `unix:${join(tmp, "y.sock")}`, "--rate", "lots"], /--rate must be/],
+      [["--listen", `unix:${join(tmp, "y.sock")}`, "--max-handshakes", "0"], /--max-handshakes must be a whole number in 1\.\.1000000/],
+      [["--listen", `unix:${join(tmp, "d".repeat(120))}`], /the path is \d+ bytes; a Unix socket path holds at most 107/],
     ];
     for (const [args, msg] of cases) {
       const r = runCli(["agent", ...args]);
@@ -303,7 +320,20 @@ describe("clocksource agent security and exact mappings (subprocesses)", () => {
       expect(r.stderr.split("\n").filter(Boolean), args.join(" ")).toHaveLength(1);
     }
     expect(existsSync(join(tmp, "y.sock"))).toBe(false);
-  });
+    // Files that are missing or hold the wrong thing are failures at run time: exit 1.
+    const runtime: Array<[string[], RegExp]> = [
+      [["--mapping", join(tmp, "missing.json")], /cannot read mapping file .*missing\.json/],
+      [["--token-file", join(tmp, "missing")], /cannot read token file .*missing/],
+      [["--token-file", "/dev/zero"], /token file \/dev\/zero is a character device, not a regular file/],
+    ];
+    for (const [args, msg] of runtime) {
+      const r = runCli(["agent", "--listen", `unix:${join(tmp, "y.sock")}`, ...args], { timeoutMs: 20_000 });
+      expect(r.status, args.join(" ")).toBe(1);
+      expect(r.stderr, args.join(" ")).toMatch(msg);
+      expect(r.stderr.split("\n").filter(Boolean), args.join(" ")).toHaveLength(1);
+    }
+    expect(existsSync(join(tmp, "y.sock"))).toBe(false);
+  }, 120_000);
 
   it("--clock tsc stamps with the host TSC when the native reader has one, and refuses clearly otherwise", async () => {
     const nat = (await import("@clocksource/native")) as { native: { counter: string } | null };
@@ -340,7 +370,244 @@ describe("clocksource agent security and exact mappings (subprocesses)", () => {
     const params = { referenceGuestNs: 1n, offsetNs: 5n, driftPpt: 0n, errorBoundNs: 100n, driftBoundPpt: 0n, hostTicksPerSecond: null };
     writeFileSync(est, serializeMappingFile(buildMappingFile(paravirtCodec, { from: "guest.monotonic", to: "host.monotonic", producer: "test", epochs: [{ observedAt: "2025-01-01T00:00:00.000Z", errorBound: 100n, params }] })));
     const r0 = runCli(["agent", "--listen", `unix:${join(tmp, "z.sock")}`, "--mapping", est]);
-    expect(r0.status).toBe(2);
+    expect(r0.status).toBe(1);
     expect(r0.stderr).toMatch(/is an estimated \(paravirt-estimate\) mapping; the agent serves exact ones/);
+  });
+});
+
+/** Runs the CLI without blocking this process (an agent in this process must keep answering). */
+function runCliAsync(args: string[], timeoutMs = 30_000): Promise<{ status: number | null; stdout: string; stderr: string; ms: number }> {
+  const started = Date.now();
+  const child = spawn(process.execPath, [CLI_BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH ?? "" } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  child.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  const kill = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  return new Promise((resolve) => {
+    child.once("close", (status) => {
+      clearTimeout(kill);
+      resolve({ status, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
+
+/** Sends SIGTERM and waits at most `limitMs` for the agent to exit; SIGKILLs it (and fails) otherwise. */
+async function stopWithin(a: RunningAgent, limitMs: number): Promise<number | null> {
+  const exited = new Promise<number | null>((r) => (a.child.exitCode !== null ? r(a.child.exitCode) : a.child.once("exit", (c) => r(c))));
+  a.child.kill("SIGTERM");
+  const timer = new Promise<"hung">((r) => setTimeout(() => r("hung"), limitMs));
+  const first = await Promise.race([exited, timer]);
+  if (first === "hung") {
+    a.child.kill("SIGKILL");
+    await exited;
+    throw new Error(`the agent ignored SIGTERM for ${limitMs} ms; its log: ${a.stderr()}`);
+  }
+  return first;
+}
+
+describe("clocksource agent: files, sockets and logs that cannot hang or mislead it (subprocesses)", () => {
+  it("a --mapping file replaced by a FIFO: mapping requests get the last good version, and SIGTERM still stops the agent", async () => {
+    const kvm = join(tmp, "fifo-kvm.json");
+    const text = serializeMappingFile(
+      buildMappingFile(kvmTscCodec, { from: "guest.tsc", to: "host.tsc", producer: "test", createdAt: "2025-01-01T00:00:00.000Z", epochs: [{ observedAt: "2025-01-01T00:00:00.000Z", params: { offset: -5n, ratio: 1n << 48n, fracBits: 48 } }] }),
+    );
+    writeFileSync(kvm, text);
+    const sock = join(tmp, "fifo.sock");
+    const a = await startAgent(["--listen", `unix:${sock}`, "--mapping", kvm]);
+    try {
+      const out1 = join(tmp, "fifo-served-1.json");
+      expect((await runCliAsync(["sync", "--connect", `unix:${sock}`, "--samples", "3", "--interval", "0", "--out", out1])).status).toBe(0);
+      // Swap a FIFO in for the file (nobody ever writes to it).
+      const fifo = join(tmp, "fifo-new");
+      expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+      renameSync(fifo, kvm);
+      const out2 = join(tmp, "fifo-served-2.json");
+      const r = await runCliAsync(["sync", "--connect", `unix:${sock}`, "--samples", "3", "--interval", "0", "--out", out2, "--deadline", "10"]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(readFileSync(out2, "utf8")).toBe(text);
+      await waitFor(() => /could not be re-read \(.*is a FIFO, not a regular file\); serving the last good version/.test(a.stderr()), 10_000, "the re-read failure in the log");
+    } finally {
+      expect(await stopWithin(a, 5000)).toBe(0);
+    }
+    expect(a.stderr()).toMatch(/SIGTERM: stopped/);
+  });
+
+  it("a guest writing junk (serial:/dev/zero): a few log lines and summaries, not one per chunk; SIGTERM stops it", async () => {
+    const a = await startAgent(["--listen", "serial:/dev/zero"]);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await stopWithin(a, 5000)).toBe(0);
+    const lines = a.stderr().split("\n").filter(Boolean);
+    // Before: ~26 000 lines a second.
+    expect(lines.length).toBeLessThan(40);
+    expect(lines.filter((l) => /resetting session: bad-frame/.test(l)).length).toBeGreaterThan(0);
+    expect(a.stderr()).toMatch(/resetting session: bad-frame: … and \d+ more in the last \d+ s/);
+  });
+
+  it("two agents started at once on a stale socket: exactly one listens, the other exits 1", async () => {
+    for (let round = 0; round < 2; round++) {
+      const sock = join(tmp, `race-${round}.sock`);
+      const script = `require("node:net").createServer().listen(${JSON.stringify(sock)}, () => process.kill(process.pid, "SIGKILL"));`;
+      spawnSync(process.execPath, ["-e", script], { stdio: "ignore", timeout: 10_000 });
+      expect(statSync(sock).isSocket()).toBe(true);
+      const results = await Promise.allSettled([startAgent(["--listen", `unix:${sock}`]), startAgent(["--listen", `unix:${sock}`])]);
+      const up = results.filter((r): r is PromiseFulfilledResult<RunningAgent> => r.status === "fulfilled").map((r) => r.value);
+      try {
+        expect(up, `round ${round}`).toHaveLength(1);
+        const down = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+        expect(String(down.reason)).toMatch(/agent exited 1: clocksource: cannot listen on unix:.*: another process is serving it\n$/);
+        expect(sync(["--connect", `unix:${sock}`, "--samples", "3", "--interval", "0"]).status).toBe(0);
+      } finally {
+        for (const a of up) expect(await stopWithin(a, 5000)).toBe(0);
+      }
+      expect(existsSync(sock)).toBe(false);
+    }
+  }, 90_000);
+
+  it("a Unix path over 107 bytes: one line, exit 2, and no socket at a truncated name", () => {
+    const dir = join(tmp, "long");
+    mkdirSync(dir);
+    const path = join(dir, "p".repeat(108 - dir.length - 1));
+    expect(Buffer.byteLength(path)).toBe(108);
+    const r = runCli(["agent", "--listen", `unix:${path}`]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^clocksource: unix:.*: the path is 108 bytes; a Unix socket path holds at most 107 \(.*\)\n$/);
+    const s = sync(["--connect", `unix:${path}`]);
+    expect(s.status).toBe(2);
+    expect(s.stderr).toMatch(/the path is 108 bytes/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("512 connections that never authenticate, reconnecting as they are dropped: an authenticated sync succeeds 3 times out of 3", async () => {
+    const token = join(tmp, "flood-token");
+    writeFileSync(token, "flood-test-token-0123456789abcdef\n", { mode: 0o600 });
+    const a = await startAgent(["--listen", "tcp:127.0.0.1:0", "--token-file", token]);
+    const port = Number(/listening on tcp:127\.0\.0\.1:(\d+)/.exec(a.stderr())?.[1]);
+    const flooder = spawn(process.execPath, [join(REPO_ROOT, "packages/paravirt/test/flooder.mjs"), JSON.stringify({ target: { host: "127.0.0.1", port }, connections: 512, mode: "silent" })], { stdio: ["ignore", "pipe", "ignore"] });
+    let out = "";
+    flooder.stdout?.setEncoding("utf8").on("data", (d: string) => (out += d));
+    const flooderClosed = new Promise<void>((r) => flooder.once("close", () => r()));
+    try {
+      await waitFor(() => out.includes("ready"), 30_000, "the flood");
+      // Let the shedding start (past the 500 ms grace) and the flood reconnect.
+      await waitFor(() => /shed: agent busy/.test(a.stderr()), 30_000, "the agent to shed flood connections");
+      for (let i = 0; i < 3; i++) {
+        const r = await runCliAsync(["sync", "--connect", `tcp:127.0.0.1:${port}`, "--token-file", token, "--retries", "0", "--samples", "5", "--interval", "0", "--json"]);
+        expect(r.status, `try ${i}: ${r.stderr}`).toBe(0);
+        expect(JSON.parse(r.stdout).authenticated).toBe(true);
+      }
+    } finally {
+      flooder.kill("SIGTERM");
+      await flooderClosed;
+      expect(await stopWithin(a, 10_000)).toBe(0);
+    }
+    // Summaries, not a line per shed connection.
+    expect(a.stderr().split("\n").filter((l) => /: shed: /.test(l)).length).toBeLessThan(40);
+    expect(a.stderr()).toMatch(/shed handshaking connection: … and \d+ more in the last \d+ s/);
+  }, 120_000);
+});
+
+describe("clocksource sync is never silently wrong (agent in this process, sync as a subprocess)", () => {
+  const agents: HostAgent[] = [];
+  afterAll(async () => {
+    for (const a of agents) await a.close();
+  });
+
+  async function agentWith(clock: HostClock, extra: Partial<AgentOptions> = {}): Promise<string> {
+    const a = new HostAgent({ clock, ...extra });
+    agents.push(a);
+    const info = await a.listen(parseEndpoint("tcp:127.0.0.1:0"));
+    return formatEndpoint(info.endpoint);
+  }
+
+  it("a host clock running twice as fast as the guest's: exit 1, a warning on stderr, no --out unless --force (which records it)", async () => {
+    const t0 = process.hrtime.bigint();
+    const ep = await agentWith({ ...monotonicHostClock, now: () => t0 + 2n * (process.hrtime.bigint() - t0) });
+    const out = join(tmp, "twice.json");
+    const plot = join(tmp, "twice.svg");
+    const r = await runCliAsync(["sync", "--connect", ep, "--samples", "60", "--interval", "2", "--out", out, "--plot", plot]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/clocksource: warning: no constant drift within ±1000 ppm fits every exchange/);
+    expect(r.stderr).toMatch(/the session is inconsistent .*: .*twice\.json not written \(--force writes it anyway\)/);
+    expect(r.stdout).toMatch(/^consistent no: /m);
+    expect(r.stdout).not.toMatch(/^warning/m);
+    expect(r.stdout).not.toMatch(/^mapping/m);
+    expect(existsSync(out)).toBe(false);
+    expect(existsSync(plot)).toBe(true);
+
+    const forced = await runCliAsync(["sync", "--connect", ep, "--samples", "60", "--interval", "2", "--out", out, "--force", "--json"]);
+    expect(forced.status).toBe(1);
+    expect(JSON.parse(forced.stdout).consistent).toBe(false);
+    const file = parseMappingFile(readFileSync(out, "utf8"));
+    expect(file.origin?.consistent).toBe(false);
+    expect(String((file.origin?.inconsistent as string[])[0])).toMatch(/^epoch 0: no constant drift/);
+
+    // --watch: the inconsistent sessions are left out of the file, and the exit status says so.
+    const watched = join(tmp, "twice-watch.json");
+    const w = await runCliAsync(["sync", "--connect", ep, "--samples", "30", "--interval", "2", "--watch", "0.01", "--count", "2", "--out", watched]);
+    expect(w.status).toBe(1);
+    expect(w.stderr).toMatch(/epoch 1: the session is inconsistent/);
+    expect(w.stderr).toMatch(/2 inconsistent sessions/);
+    expect(existsSync(watched)).toBe(false);
+  }, 90_000);
+
+  it("an agent whose offset is beyond what a mapping holds (±2^63 ns) is a protocol error, exit 1, not a bad mapping file", async () => {
+    const ep = await agentWith({ ...monotonicHostClock, now: () => 2n ** 64n - 10n ** 15n + process.hrtime.bigint() % 10n ** 14n });
+    const out = join(tmp, "huge.json");
+    const r = await runCliAsync(["sync", "--connect", ep, "--samples", "10", "--interval", "0", "--out", out]);
+    expect(r.stderr).toMatch(/^clocksource: sync failed \(protocol\): the agent's time stamps give an estimate no mapping file can hold/m);
+    expect(r.status).toBe(1);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("an agent whose stamps are all out of order is a protocol error, exit 1", async () => {
+    let n = 10n ** 12n;
+    // Every receive stamp later than the transmit stamp's echo is impossible; here time runs backwards.
+    const ep = await agentWith({ ...monotonicHostClock, now: () => (n -= 10n ** 9n) });
+    const r = await runCliAsync(["sync", "--connect", ep, "--samples", "5", "--interval", "0"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/sync failed \(protocol\)/);
+  });
+
+  it("--deadline bounds the whole session: an agent that accepts but never answers", async () => {
+    const silent = createServer((s) => {
+      s.on("error", () => undefined);
+      s.resume();
+    });
+    await new Promise<void>((r) => silent.listen({ host: "127.0.0.1", port: 0 }, r));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const r = await runCliAsync(["sync", "--connect", `tcp:127.0.0.1:${port}`, "--timeout", "60000", "--retries", "5", "--deadline", "0.5"], 20_000);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/^clocksource: sync failed \(timeout\): no result within the --deadline of 0\.5 s\n$/);
+      // Without the deadline this would wait a minute per try; the kill timer above is the hang guard.
+      expect(r.ms).toBeLessThan(20_000);
+    } finally {
+      silent.close();
+    }
+    for (const bad of ["0", "-1", "lots", "3e9"]) expect(sync(["--connect", "unix:/x", "--deadline", bad]).status, bad).toBe(2);
+  }, 90_000);
+
+  it("--max-frame raises (or lowers) the largest frame sync accepts: a served mapping too large for it is refused with both sizes", async () => {
+    const big = serializeMappingFile(
+      buildMappingFile(kvmTscCodec, { from: "guest.tsc", to: "host.tsc", producer: "x".repeat(3000), createdAt: "2025-01-01T00:00:00.000Z", epochs: [{ observedAt: "2025-01-01T00:00:00.000Z", params: { offset: 7n, ratio: 1n << 48n, fracBits: 48 } }] }),
+    );
+    const ep = await agentWith(monotonicHostClock, { mapping: () => big });
+    const small = await runCliAsync(["sync", "--connect", ep, "--samples", "3", "--interval", "0", "--max-frame", "1024"]);
+    expect(small.status).toBe(1);
+    expect(small.stderr).toMatch(/frame-too-large: the mapping response is \d+ bytes, more than the 1024 bytes this client accepts/);
+    const out = join(tmp, "big-served.json");
+    const ok = await runCliAsync(["sync", "--connect", ep, "--samples", "3", "--interval", "0", "--max-frame", "8192", "--out", out]);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(readFileSync(out, "utf8")).toBe(big);
+    for (const bad of ["0", "16777217", "1.5"]) expect(sync(["--connect", "unix:/x", "--max-frame", bad]).status, bad).toBe(2);
+  }, 90_000);
+
+  it("--out and --plot never replace a device: /dev/null is written in place, - is standard output", async () => {
+    const ep = await agentWith(monotonicHostClock);
+    const r = await runCliAsync(["sync", "--connect", ep, "--samples", "3", "--interval", "0", "--out", "-", "--plot", "/dev/null"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/"kind": "paravirt-estimate"/);
+    expect(statSync("/dev/null").isCharacterDevice()).toBe(true);
   });
 });

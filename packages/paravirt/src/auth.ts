@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
-import { ClocksourceError, describeErrno } from "@clocksource/core";
+import { statSync } from "node:fs";
+import { ClocksourceError, readUserFile } from "@clocksource/core";
 import { CLIENT_NONCE_BYTES, SERVER_NONCE_BYTES } from "./protocol/messages.js";
 
 /**
@@ -49,25 +49,30 @@ export interface LoadedToken {
   readonly warning?: string;
 }
 
+/** The largest token file read (a token is a few dozen bytes; anything near this is not one). */
+export const MAX_TOKEN_FILE_BYTES = 64 * 1024;
+
 /**
- * Reads a token file: its bytes with trailing whitespace (a final newline) removed.
- * @throws ClocksourceError `INVALID_ARGUMENT` when unreadable, empty or shorter than {@link MIN_TOKEN_BYTES}
+ * Reads a token file: its bytes with trailing whitespace (a final newline)
+ * removed. Read under core's `readUserFile` rules: a regular file only (a
+ * FIFO or device is refused at once, never waited on), at most
+ * {@link MAX_TOKEN_FILE_BYTES}.
+ * @throws ClocksourceError `IO_ERROR` when it cannot be read or is not a regular
+ *   file, or holds fewer than {@link MIN_TOKEN_BYTES} bytes
  */
 export function loadTokenFile(path: string): LoadedToken {
-  let raw: Buffer;
-  let mode: number;
+  const raw = readUserFile(path, { maxBytes: MAX_TOKEN_FILE_BYTES, what: "token file" });
+  let mode = 0;
   try {
     mode = statSync(path).mode;
-    raw = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ClocksourceError("INVALID_ARGUMENT", `cannot read token file ${path}: ${code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : describeErrno(e)}`);
+  } catch {
+    // it was just read; a file that vanished since has nothing to warn about
   }
   let end = raw.length;
   while (end > 0 && [0x0a, 0x0d, 0x20, 0x09].includes(raw[end - 1] as number)) end--;
   const token = Buffer.from(raw.subarray(0, end));
   if (token.length < MIN_TOKEN_BYTES) {
-    throw new ClocksourceError("INVALID_ARGUMENT", `token file ${path} holds ${token.length} bytes; use at least ${MIN_TOKEN_BYTES} (e.g. head -c 32 /dev/urandom | base64 > ${path})`);
+    throw new ClocksourceError("IO_ERROR", `token file ${path} holds ${token.length} bytes; use at least ${MIN_TOKEN_BYTES} (e.g. head -c 32 /dev/urandom | base64 > ${path})`);
   }
   const warning = (mode & 0o077) !== 0 ? `token file ${path} is readable by group or others (mode ${(mode & 0o777).toString(8)}); chmod 600 it` : undefined;
   return warning ? { token, warning } : { token };

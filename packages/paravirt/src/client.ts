@@ -84,6 +84,18 @@ export interface AgentClientOptions {
   readonly maxPayloadBytes?: number;
   /** Protocol versions offered (default: all this build speaks). */
   readonly versions?: { readonly min: number; readonly max: number };
+  /**
+   * Gives up: the connect under way, and later every request, fail with the
+   * signal's reason when it is an {@link AgentError}, else with an
+   * `AgentError` of failure `timeout`. For an overall deadline.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** The error an aborted signal stands for. */
+function abortReason(signal: AbortSignal): AgentError {
+  const r: unknown = signal.reason;
+  return r instanceof AgentError ? r : new AgentError("timeout", `gave up: ${(r as Error)?.message ?? "aborted"}`);
 }
 
 interface Pending {
@@ -101,7 +113,24 @@ function openFailure(e: unknown, where: string): AgentError {
   return new AgentError("unreachable", `cannot reach the agent at ${where}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits `ms`, or rejects as soon as `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(abortReason(signal));
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(abortReason(signal as AbortSignal));
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
 
 /**
  * The guest side: connects to an agent, negotiates the version, authenticates
@@ -119,7 +148,7 @@ export class AgentClient {
     private readonly stream: Duplex,
     readonly mode: "socket" | "line",
     readonly endpoint: Endpoint,
-    private readonly options: Required<Omit<AgentClientOptions, "token" | "endpoint">> & { token: Buffer | null },
+    private readonly options: Required<Omit<AgentClientOptions, "token" | "endpoint" | "signal">> & { token: Buffer | null; signal: AbortSignal | null },
   ) {
     this.decoder = new FrameDecoder({ maxPayloadBytes: options.maxPayloadBytes, resync: mode === "line" });
     // A random start makes stale responses left on a serial line from an
@@ -128,6 +157,12 @@ export class AgentClient {
     stream.on("data", (chunk: Buffer) => this.onData(chunk));
     stream.on("error", () => undefined);
     stream.on("close", () => this.fail(new AgentError("closed", `the agent at ${formatEndpoint(endpoint)} closed the connection`)));
+    const signal = options.signal;
+    if (signal) {
+      const onAbort = () => this.abort(abortReason(signal));
+      signal.addEventListener("abort", onAbort, { once: true });
+      stream.once("close", () => signal.removeEventListener("abort", onAbort));
+    }
   }
 
   /**
@@ -145,17 +180,25 @@ export class AgentClient {
       maxPayloadBytes: options.maxPayloadBytes ?? 4 * 1024 * 1024,
       versions: options.versions ?? PROTOCOL_VERSION,
       token: options.token ?? null,
+      signal: options.signal ?? null,
     };
+    const signal = options.signal;
     const where = formatEndpoint(endpoint);
     let last: AgentError | undefined;
     for (let attempt = 0; attempt <= opts.retries; attempt++) {
-      if (attempt > 0) await sleep(Math.min(100 * 2 ** (attempt - 1), 2000));
+      if (signal?.aborted) throw abortReason(signal);
+      if (attempt > 0) await sleep(Math.min(100 * 2 ** (attempt - 1), 2000), signal);
       let opened;
       try {
-        opened = await openStream(endpoint, opts.connectTimeoutMs);
+        opened = await openStream(endpoint, opts.connectTimeoutMs, signal);
       } catch (e) {
+        if (signal?.aborted) throw abortReason(signal);
         last = openFailure(e, where);
         continue;
+      }
+      if (signal?.aborted) {
+        opened.stream.destroy();
+        throw abortReason(signal);
       }
       const client = new AgentClient(opened.stream, opened.mode, endpoint, opts);
       try {
@@ -163,6 +206,7 @@ export class AgentClient {
         return client;
       } catch (e) {
         client.close();
+        if (signal?.aborted) throw abortReason(signal);
         const err = e instanceof AgentError ? e : new AgentError("protocol", (e as Error).message, { cause: e });
         // A refusal on principle (token, version) will not change on retry.
         if (err.failure !== "timeout" && err.failure !== "closed" && !(err.failure === "server-error" && err.serverCode === ERROR_CODE.busy)) throw err;
@@ -347,6 +391,12 @@ export class AgentClient {
       if (e instanceof AgentError && e.serverCode === ERROR_CODE.noMapping) return null;
       throw e;
     }
+  }
+
+  /** Fails everything under way and later with `reason`, and cuts the connection. */
+  abort(reason: AgentError): void {
+    this.fail(reason);
+    this.stream.destroy();
   }
 
   /** Closes the connection. */

@@ -1,5 +1,5 @@
-import { buildMappingFile, DOMAIN, type EpochInput, type JsonObject, type MappingFile } from "@clocksource/core";
-import type { AgentClient } from "./client.js";
+import { buildMappingFile, DOMAIN, isClocksourceError, type EpochInput, type JsonObject, type MappingFile } from "@clocksource/core";
+import { AgentError, type AgentClient } from "./client.js";
 import { estimateOffset, type Estimate, type Exchange } from "./estimator.js";
 import { paravirtBoundAt, paravirtCodec, type ParavirtParams } from "./mapping-codec.js";
 import { floorDiv } from "./rational.js";
@@ -60,7 +60,8 @@ export function estimateFromRaw(raw: readonly Exchange[], hostFrequencyHz: bigin
 /**
  * Runs a sync session over a connected client, pacing itself below the
  * agent's announced rate limit, and estimates offset, drift and bound.
- * @throws AgentError when an exchange fails (after the client's retries)
+ * @throws AgentError when an exchange fails (after the client's retries), or
+ *   `protocol` when the agent's stamps leave no usable exchange
  */
 export async function runSyncSession(client: AgentClient, options: SyncOptions = {}): Promise<SyncResult> {
   const total = Math.max(1, options.samples ?? 200);
@@ -80,7 +81,15 @@ export async function runSyncSession(client: AgentClient, options: SyncOptions =
     options.onProgress?.(raw.length, total);
   }
   const hz = client.welcome.clockFrequencyHz;
-  const { exchanges, estimate } = estimateFromRaw(raw, hz, options.maxDriftPpm);
+  let est: { exchanges: Exchange[]; estimate: Estimate };
+  try {
+    est = estimateFromRaw(raw, hz, options.maxDriftPpm);
+  } catch (e) {
+    // Exchanges were made, so an unusable set is the agent's doing (stamps out of order).
+    if (isClocksourceError(e, "INVALID_ARGUMENT")) throw new AgentError("protocol", `the agent's time stamps are unusable: ${e.message}`, { cause: e });
+    throw e;
+  }
+  const { exchanges, estimate } = est;
   return { exchanges, estimate, hostDomain: hostDomainOf(client.welcome.clock), hostFrequencyHz: hz, protocolVersion: client.welcome.version, startedAt, endedAt: new Date() };
 }
 

@@ -44,26 +44,39 @@ function describeOpenError(e: unknown): { code: string | undefined; text: string
   return { code, text };
 }
 
-/** Connects a socket (Unix path or TCP), failing after `timeoutMs`. */
-export function connectSocket(target: { path: string } | { host: string; port: number }, timeoutMs: number): Promise<Socket> {
+/** Connects a socket (Unix path or TCP), failing after `timeoutMs` or when `signal` aborts. */
+export function connectSocket(target: { path: string } | { host: string; port: number }, timeoutMs: number, signal?: AbortSignal): Promise<Socket> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new OpenError("aborted", "ABORT_ERR"));
+      return;
+    }
     if ("path" in target && Buffer.byteLength(target.path) > MAX_UNIX_PATH_BYTES) {
       // The kernel interface would cut the path and connect to another file.
       reject(new OpenError(`the socket path is ${Buffer.byteLength(target.path)} bytes, more than the ${MAX_UNIX_PATH_BYTES} a Unix socket path holds`, "ENAMETOOLONG"));
       return;
     }
     const socket = netConnect(target as never);
+    const onAbort = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(new OpenError("aborted", "ABORT_ERR"));
+    };
     const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
       socket.destroy();
       reject(new OpenError(`no connection within ${timeoutMs} ms`, "ETIMEDOUT"));
     }, timeoutMs);
+    signal?.addEventListener("abort", onAbort, { once: true });
     socket.once("connect", () => {
       clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
       if ("port" in target) socket.setNoDelay(true);
       resolve(socket);
     });
     socket.once("error", (e) => {
       clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
       const d = describeOpenError(e);
       reject(new OpenError(d.text, d.code));
     });
@@ -110,20 +123,20 @@ async function statOrNull(path: string): Promise<Stats | null> {
  * chardev) when PATH is one, else a device opened read-write.
  * @throws OpenError
  */
-export async function openStream(endpoint: Endpoint, timeoutMs: number): Promise<OpenedStream> {
+export async function openStream(endpoint: Endpoint, timeoutMs: number, signal?: AbortSignal): Promise<OpenedStream> {
   switch (endpoint.kind) {
     case "unix": {
-      const socket = await connectSocket({ path: endpoint.path }, timeoutMs);
+      const socket = await connectSocket({ path: endpoint.path }, timeoutMs, signal);
       return { stream: socket, mode: "socket", socket };
     }
     case "tcp": {
-      const socket = await connectSocket({ host: endpoint.host, port: endpoint.port }, timeoutMs);
+      const socket = await connectSocket({ host: endpoint.host, port: endpoint.port }, timeoutMs, signal);
       return { stream: socket, mode: "socket", socket };
     }
     case "serial": {
       const st = await statOrNull(endpoint.path);
       if (st?.isSocket()) {
-        const socket = await connectSocket({ path: endpoint.path }, timeoutMs);
+        const socket = await connectSocket({ path: endpoint.path }, timeoutMs, signal);
         return { stream: socket, mode: "line", socket };
       }
       if (st && !st.isCharacterDevice() && !st.isFIFO()) throw new OpenError(`${endpoint.path} is neither a character device nor a socket`, "EINVAL");

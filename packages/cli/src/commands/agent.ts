@@ -1,6 +1,7 @@
-import { readFileSync, statSync } from "node:fs";
-import { CapabilityProber, checkMappingParams, createClockContainer, FACT, parseMappingFile } from "@clocksource/core";
-import { ABSOLUTE_MAX_PAYLOAD, formatEndpoint, HostAgent, loadTokenFile, monotonicHostClock, parseEndpoint, tscHostClock, type AgentOptions, type HostClock } from "@clocksource/paravirt";
+import { statSync, type Stats } from "node:fs";
+import { stat } from "node:fs/promises";
+import { CapabilityProber, checkMappingParams, ClocksourceError, createClockContainer, FACT, parseMappingFile, readUserFile, readUserFileAsync } from "@clocksource/core";
+import { ABSOLUTE_MAX_PAYLOAD, formatEndpoint, HostAgent, loadTokenFile, LogLimiter, monotonicHostClock, parseEndpoint, tscHostClock, type AgentOptions, type HostClock } from "@clocksource/paravirt";
 import { registerBundledBackends } from "../backend-packages.js";
 import { UsageError, type CliIo } from "../cli-io.js";
 import { mappingKinds } from "../mapping-kinds.js";
@@ -15,7 +16,10 @@ Unix socket, TCP, a serial device, or a VMM chardev socket it connects to.
 Runs until SIGTERM or SIGINT, then closes every session and removes its socket.
 
 Endpoints:
-  unix:PATH         a Unix socket, created with mode 0600
+  unix:PATH         a Unix socket (PATH at most 107 bytes), created with mode 0600 by the
+                    bind itself and checked (never chmod'ed: a link swapped in is never
+                    followed); a stale socket of a dead agent is taken over, a live one
+                    is an error
   tcp:HOST:PORT     TCP (tcp:PORT binds 127.0.0.1); a HOST that is not a loopback address
                     (localhost means 127.0.0.1) needs --token-file, for --listen and --connect
   serial:PATH       a character device, or the Unix socket of a QEMU chardev, as one line
@@ -27,16 +31,22 @@ Options:
   --token-file FILE    require clients to prove they hold this token (HMAC challenge; the
                        token never crosses the wire)
   --mapping FILE       also serve this exact mapping file (kvm-mapping, arm-mapping);
-                       re-read whenever it changes
+                       re-read whenever it changes, without ever blocking (a FIFO or
+                       device put in its place is refused; the last good version is served)
   --clock CLOCK        monotonic (default) or tsc (needs @clocksource/native)
   --tsc-hz HZ          TSC frequency for --clock tsc (default: x86.tsc_frequency_hz as probed)
-  --max-connections N  sessions served at once (default 512)
+  --max-connections N  sessions through their handshake (authenticated, with a token)
+                       served at once (default 512)
+  --max-handshakes N   connections still in their handshake kept at once (default 256);
+                       beyond, the agent sheds the oldest silent ones of the source holding
+                       the most, never a session through its handshake
   --rate N             frames per second per session (default 10000; 0 = no limit; ≤ 4294967295)
   --idle-timeout SEC   close a socket session idle this long (default 60)
   --frame-timeout SEC  a started frame must complete within this (default 5)
   --max-frame BYTES    largest request payload, 1..${ABSOLUTE_MAX_PAYLOAD} (default 4096)
   --insecure-remote    allow a non-loopback TCP address (listen or connect) without a token
-  --quiet              log only start, stop and errors
+  --quiet              log only start, stop and errors (repeats of one kind of event are
+                       always summarised: "… and N more in the last S s")
   -h, --help           show this help
 
 Docs: docs/paravirt.md, docs/protocol.md
@@ -53,39 +63,56 @@ function positiveNumber(name: string, v: string | undefined, dflt: number, opts:
   return n;
 }
 
-/** Serves a mapping file's text, re-reading it when its mtime or size changes; a bad new version keeps the last good one. */
-function mappingProvider(path: string, log: (line: string) => void): () => string | null {
-  const load = (): string => {
-    const text = readFileSync(path, "utf8");
-    const file = parseMappingFile(text);
-    checkMappingParams(file, mappingKinds());
-    if (!file.exact) throw new UsageError(`agent: --mapping ${path} is an estimated (${file.kind}) mapping; the agent serves exact ones (kvm-mapping, arm-mapping)`);
-    return text;
-  };
+/** The largest mapping file served: what fits in one MAPPING_RESPONSE frame. */
+const MAPPING_MAX_BYTES = ABSOLUTE_MAX_PAYLOAD - 4;
+
+/** The text of a mapping file the agent may serve (an exact one); throws a one-line error. */
+function servable(path: string, bytes: Buffer): string {
   let text: string;
-  let stamp: string;
   try {
-    const st = statSync(path);
-    text = load();
-    stamp = `${st.mtimeMs}:${st.size}`;
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === "ENOENT" || err.code === "EACCES" || err.code === "EISDIR") throw new UsageError(`agent: cannot read --mapping ${path}: ${err.code === "ENOENT" ? "no such file" : err.code === "EISDIR" ? "is a directory" : "permission denied"}`);
-    throw e;
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new ClocksourceError("INVALID_MAPPING", `--mapping ${path} is not UTF-8 text`);
   }
-  return () => {
+  const file = parseMappingFile(text);
+  checkMappingParams(file, mappingKinds());
+  if (!file.exact) throw new ClocksourceError("INVALID_MAPPING", `--mapping ${path} is an estimated (${file.kind}) mapping; the agent serves exact ones (kvm-mapping, arm-mapping)`);
+  return text;
+}
+
+function stampOf(st: Stats): string {
+  return `${st.dev}:${st.ino}:${st.mtimeMs}:${st.size}`;
+}
+
+/**
+ * Serves a mapping file's text, re-reading it when it changes (inode, mtime
+ * or size); a bad new version keeps the last good one. The re-read runs
+ * without blocking the event loop and refuses anything but a regular file
+ * (core's readUserFileAsync): a FIFO swapped in for the file must never stall
+ * the agent (it would then ignore SIGTERM). Concurrent requests share one read.
+ */
+function mappingProvider(path: string, log: (kind: string, line: string) => void): () => Promise<string> {
+  let text = servable(path, readUserFile(path, { maxBytes: MAPPING_MAX_BYTES, what: "mapping file" }));
+  let stamp = stampOf(statSync(path));
+  let inflight: Promise<string> | null = null;
+  const refresh = async (): Promise<string> => {
     try {
-      const st = statSync(path);
-      const s = `${st.mtimeMs}:${st.size}`;
-      if (s !== stamp) {
-        text = load();
-        stamp = s;
-        log(`mapping ${path} re-read`);
-      }
+      const st = await stat(path);
+      if (stampOf(st) === stamp) return text;
+      const next = servable(path, await readUserFileAsync(path, { maxBytes: MAPPING_MAX_BYTES, what: "mapping file" }));
+      text = next;
+      stamp = stampOf(st);
+      log("mapping re-read", `mapping ${path} re-read`);
     } catch (e) {
-      log(`mapping ${path} could not be re-read (${(e as Error).message.split("\n")[0]}); serving the last good version`);
+      log("mapping not re-read", `mapping ${path} could not be re-read (${(e as Error).message.split("\n")[0]}); serving the last good version`);
     }
     return text;
+  };
+  return () => {
+    inflight ??= refresh().finally(() => {
+      inflight = null;
+    });
+    return inflight;
   };
 }
 
@@ -99,6 +126,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       clock: { type: "string", default: "monotonic" },
       "tsc-hz": { type: "string" },
       "max-connections": { type: "string" },
+      "max-handshakes": { type: "string" },
       rate: { type: "string" },
       "idle-timeout": { type: "string" },
       "frame-timeout": { type: "string" },
@@ -122,6 +150,8 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const log = (text: string) => {
     if (!quiet) line(text);
   };
+  // The agent summarises its own repeats; this does the same for the mapping's.
+  const mappingLog = new LogLimiter(log);
 
   let token: Buffer | null = null;
   if (values["token-file"] !== undefined) {
@@ -156,8 +186,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const options: AgentOptions = {
     clock,
     token,
-    mapping: values.mapping !== undefined ? mappingProvider(values.mapping, log) : null,
-    maxConnections: positiveNumber("max-connections", values["max-connections"], 512, { integer: true }),
+    mapping: values.mapping !== undefined ? mappingProvider(values.mapping, (kind, text) => mappingLog.log(kind, text)) : null,
+    maxConnections: positiveNumber("max-connections", values["max-connections"], 512, { integer: true, max: 1_000_000 }),
+    maxHandshakes: positiveNumber("max-handshakes", values["max-handshakes"], 256, { integer: true, max: 1_000_000 }),
     rateLimitPerSecond: positiveNumber("rate", values.rate, 10_000, { integer: true, allowZero: true, max: 0xffff_ffff }),
     idleTimeoutMs: positiveNumber("idle-timeout", values["idle-timeout"], 60) * 1000,
     frameTimeoutMs: positiveNumber("frame-timeout", values["frame-timeout"], 5) * 1000,
@@ -190,6 +221,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   line(`host clock ${clock.domain}${clock.kind === "tsc" ? ` at ${clock.frequencyHz} Hz` : ""}; token ${token ? "required" : "not required"}; mapping ${values.mapping ?? "none"}`);
   const signal = await stopped;
   await agent.close();
+  mappingLog.close();
   process.off("SIGTERM", onSignal);
   process.off("SIGINT", onSignal);
   line(`${signal}: stopped`);

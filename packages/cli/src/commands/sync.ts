@@ -4,14 +4,17 @@ import {
   buildMappingFile,
   checkMappingParams,
   DOMAIN,
+  isClocksourceError,
   parseMappingFile,
-  writeFileAtomic,
-  writeMappingFileAtomic,
+  serializeMappingFile,
+  writeUserFile,
   type JsonObject,
   type MappingFile,
 } from "@clocksource/core";
 import {
+  ABSOLUTE_MAX_PAYLOAD,
   AgentClient,
+  AgentError,
   epochFromSession,
   formatEndpoint,
   isAgentError,
@@ -36,6 +39,11 @@ offset host − guest of the monotonic clocks, its drift, and an error bound tha
 contains the truth (docs/paravirt.md). When the agent serves an exact mapping,
 --out saves that one instead.
 
+A session whose exchanges contradict each other (no line with |drift| within
+--max-drift-ppm fits them: a clock was stepped, or runs at another rate) is
+inconsistent: its bound cannot be trusted. sync then says why on stderr, writes
+no --out file unless --force is given (the file then records it), and exits 1.
+
 Options:
   --connect EP         unix:PATH | tcp:HOST:PORT | serial:/dev/virtio-ports/NAME
                        (default: CLOCKSOURCE_AGENT)
@@ -44,27 +52,63 @@ Options:
   --interval MS        pause between exchanges (default 5; a longer session measures drift better)
   --timeout MS         per-request timeout (default 1000)
   --retries N          connect attempts and re-sends after a timeout (default 2)
+  --deadline SEC       give up when a session (connect, exchanges, mapping) has not
+                       finished within SEC seconds (default: none; exit 1)
+  --max-frame BYTES    largest frame accepted from the agent, 1..${ABSOLUTE_MAX_PAYLOAD}
+                       (default 4194304; raise it for a large served mapping)
   --max-drift-ppm N    largest drift believed possible; the bound assumes it (default 1000)
   --json               print JSON (one object; with --watch one object per line)
   --out FILE           write a mapping file guest.monotonic → host clock (or the agent's exact one)
   --estimated          with --out, write the estimate even when the agent serves an exact mapping
-  --plot FILE          draw the exchanges, the fitted line and the bound as SVG
+  --force              with --out, write the mapping of an inconsistent session too (the
+                       file's origin says consistent: false and why; the exit status stays 1)
+  --plot FILE          draw the exchanges, the fitted line and the bound as SVG (also for an
+                       inconsistent session: it shows why)
   --watch SECONDS      keep re-syncing every SECONDS, appending an epoch per session to --out
+                       (an inconsistent session is left out unless --force)
   --count N            with --watch, stop after N sessions
   -h, --help           show this help
 
+FILE may be - for standard output. An existing regular file is replaced
+atomically; a symbolic link is followed; /dev/null is written in place; any
+other device, a FIFO or a directory is refused (docs/mapping-files.md).
+
 JSON fields: offsetNs (decimal string, host − guest at referenceGuestNs), errorBoundNs,
-driftPpm, driftBoundPpm, samplesUsed, delayNs {min, p50, p99, max} and more (docs/paravirt.md).
-Exit status: 0 ok, 1 the agent could not be used (the message says why), 2 bad options.
+driftPpm, driftBoundPpm, samplesUsed, delayNs {min, p50, p99, max}, consistent, warnings
+and more (docs/paravirt.md). Warnings go to stderr.
+Exit status: 0 ok; 1 the agent could not be used or its answers could not be (the
+message says why), an inconsistent session, a file that cannot be written; 2 bad options.
 `;
 
-function num(name: string, v: string | undefined, dflt: number, min: number, integer: boolean): number {
+/** The longest wait a Node timer can hold (2^31 − 1 ms); a longer one would fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+function num(name: string, v: string | undefined, dflt: number, min: number, integer: boolean, max = Number.MAX_SAFE_INTEGER): number {
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (v.trim() === "" || !Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) {
-    throw new UsageError(`sync: --${name} must be a ${integer ? "whole " : ""}number ≥ ${min}, got ${JSON.stringify(v)}`);
+  if (v.trim() === "" || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    throw new UsageError(`sync: --${name} must be a ${integer ? "whole " : ""}number ${max < Number.MAX_SAFE_INTEGER ? `in ${min}..${max}` : `≥ ${min}`}, got ${JSON.stringify(v)}`);
   }
   return n;
+}
+
+/**
+ * The mapping file of a session, or a protocol error: stamps that give an
+ * offset or drift no mapping can hold (an offset beyond ±2^63 ns, a drift of
+ * 10% or more) are the agent's fault, not the user's.
+ */
+function sessionMapping(build: () => MappingFile): MappingFile {
+  try {
+    const file = build();
+    // The file must read back: what is written is what convert will see.
+    parseMappingFile(serializeMappingFile(file));
+    return file;
+  } catch (e) {
+    if (isClocksourceError(e) && (e.code === "INVALID_MAPPING" || e.code === "OUT_OF_RANGE" || e.code === "INVALID_ARGUMENT")) {
+      throw new AgentError("protocol", `the agent's time stamps give an estimate no mapping file can hold (${e.message}); is its clock sane?`, { cause: e });
+    }
+    throw e;
+  }
 }
 
 function microseconds(ns: bigint): string {
@@ -117,8 +161,8 @@ function report(endpoint: Endpoint, client: AgentClient, r: SyncResult, epoch: n
     `offset     host − guest = ${signed(e.offsetNs)} ns at guest ${e.referenceGuestNs} ns`,
     `bound      ±${e.errorBoundNs} ns (the truth is within [${signed(e.lowNs)}, ${signed(e.highNs)}] ns)`,
     `drift      ${e.driftPpm >= 0 ? "+" : ""}${e.driftPpm.toFixed(3)} ppm ± ${e.driftBoundPpm.toFixed(3)} ppm (assuming |drift| ≤ ${e.maxDriftPpm} ppm)`,
-    ...e.warnings.map((w) => `warning    ${w}`),
   ];
+  if (!e.consistent) lines.push(`consistent no: the exchanges contradict each other; the bound cannot be trusted (warnings on stderr)`);
   if (notes.exact) lines.push(`exact      the agent serves an exact mapping: ${notes.exact.kind}, ${notes.exact.from} → ${notes.exact.to}`);
   if (notes.out) lines.push(`mapping    wrote ${notes.out} (${notes.outKind})`);
   if (notes.plot) lines.push(`plot       wrote ${notes.plot}`);
@@ -151,9 +195,12 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       timeout: { type: "string" },
       retries: { type: "string" },
       "max-drift-ppm": { type: "string" },
+      deadline: { type: "string" },
+      "max-frame": { type: "string" },
       json: { type: "boolean", default: false },
       out: { type: "string" },
       estimated: { type: "boolean", default: false },
+      force: { type: "boolean", default: false },
       plot: { type: "string" },
       watch: { type: "string" },
       count: { type: "string" },
@@ -169,15 +216,18 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const endpoint = parseEndpoint(where);
   const samples = num("samples", values.samples, 200, 1, true);
   if (samples > 1_000_000) throw new UsageError("sync: --samples must be at most 1000000");
-  const intervalMs = num("interval", values.interval, 5, 0, false);
-  const timeoutMs = num("timeout", values.timeout, 1000, 1, false);
-  const retries = num("retries", values.retries, 2, 0, true);
+  const intervalMs = num("interval", values.interval, 5, 0, false, MAX_TIMER_MS);
+  const timeoutMs = num("timeout", values.timeout, 1000, 1, false, MAX_TIMER_MS);
+  const retries = num("retries", values.retries, 2, 0, true, 1000);
+  const deadlineSeconds = values.deadline === undefined ? null : num("deadline", values.deadline, 0, 0.001, false, MAX_TIMER_MS / 1000);
+  const maxFrame = num("max-frame", values["max-frame"], 4 * 1024 * 1024, 1, true, ABSOLUTE_MAX_PAYLOAD);
   const maxDriftPpm = num("max-drift-ppm", values["max-drift-ppm"], 1000, 1e-6, false);
   if (maxDriftPpm > 100_000) throw new UsageError("sync: --max-drift-ppm must be at most 100000");
-  const watchSeconds = values.watch === undefined ? null : num("watch", values.watch, 0, 0.001, false);
+  const watchSeconds = values.watch === undefined ? null : num("watch", values.watch, 0, 0.001, false, MAX_TIMER_MS / 1000);
   if (values.count !== undefined && watchSeconds === null) throw new UsageError("sync: --count goes with --watch");
   const count = num("count", values.count, Infinity, 1, true);
   if (values.estimated && values.out === undefined) throw new UsageError("sync: --estimated goes with --out");
+  if (values.force && values.out === undefined) throw new UsageError("sync: --force goes with --out");
   const token = values["token-file"] !== undefined ? loadTokenFile(values["token-file"]) : null;
   if (token?.warning) io.stderr.write(`clocksource: warning: ${token.warning}\n`);
 
@@ -189,6 +239,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     if (tty) io.stderr.write("\r\x1b[K");
   };
   const warn = (s: string) => io.stderr.write(`clocksource: warning: ${s}\n`);
+  const writeOpts = { stdout: io.stdout, stderr: io.stderr };
 
   const abort = new AbortController();
   const onSignal = () => abort.abort();
@@ -196,6 +247,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   process.on("SIGTERM", onSignal);
   let client: AgentClient | null = null;
   let file: MappingFile | null = null;
+  let inconsistentSessions = 0;
   const producer = `clocksource sync ${JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version as string}`;
   try {
     for (let epoch = 0; epoch < count; epoch++) {
@@ -212,12 +264,23 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       }
       let result: SyncResult;
       let exact: { text: string; file: MappingFile } | null;
+      // The deadline covers the whole session: connect, handshake, mapping, exchanges.
+      const session = new AbortController();
+      const expired = deadlineSeconds === null ? undefined : setTimeout(() => {
+        const err = new AgentError("timeout", `no result within the --deadline of ${deadlineSeconds} s`);
+        session.abort(err);
+        client?.abort(err);
+      }, deadlineSeconds * 1000);
       try {
-        client ??= await AgentClient.connect({ endpoint, token: token?.token ?? null, timeoutMs, retries });
+        client ??= await AgentClient.connect({ endpoint, token: token?.token ?? null, timeoutMs, retries, maxPayloadBytes: maxFrame, signal: session.signal });
         exact = await fetchExact(client, warn);
         result = await runSyncSession(client, { samples, intervalMs, maxDriftPpm, onProgress: progress, signal: abort.signal });
       } catch (e) {
         clearProgress();
+        if (session.signal.aborted) {
+          client?.close();
+          client = null;
+        }
         // Once --watch has synced, a lost agent is retried at the next epoch.
         const transient = isAgentError(e) && ["closed", "timeout", "connect-refused", "unreachable"].includes(e.failure);
         if (watchSeconds !== null && epoch > 0 && transient) {
@@ -227,38 +290,59 @@ export async function run(args: string[], io: CliIo): Promise<number> {
           continue;
         }
         throw e;
+      } finally {
+        clearTimeout(expired);
       }
       clearProgress();
+      const est = result.estimate;
+      for (const w of est.warnings) warn(w);
+      const inconsistent = !est.consistent;
+      if (inconsistent) inconsistentSessions++;
       let outKind: string | null = null;
-      if (values.out !== undefined) {
+      if (values.out !== undefined && inconsistent && !values.force) {
+        io.stderr.write(`clocksource: sync: ${watchSeconds !== null ? `epoch ${epoch}: ` : ""}the session is inconsistent (no line with |drift| ≤ ${est.maxDriftPpm} ppm fits its exchanges): ${values.out} not ${file === null ? "written" : "extended"} (--force writes it anyway)\n`);
+      } else if (values.out !== undefined) {
         if (exact && !values.estimated) {
-          writeFileAtomic(values.out, exact.text.endsWith("\n") ? exact.text : `${exact.text}\n`);
+          await writeUserFile(values.out, exact.text.endsWith("\n") ? exact.text : `${exact.text}\n`, { what: "mapping file", ...writeOpts });
           outKind = `exact ${exact.file.kind} mapping served by the agent`;
         } else {
-          const origin: JsonObject = {
+          const previous: MappingFile | null = file;
+          // The first session describes where the file came from; a forced
+          // inconsistent session marks the whole file, with its reasons.
+          const base: JsonObject = (previous?.origin as JsonObject | null | undefined) ?? {
             endpoint: formatEndpoint(endpoint),
             protocolVersion: result.protocolVersion,
-            samplesSent: result.estimate.samplesTotal,
-            samplesUsed: result.estimate.samplesUsed,
-            delayMinNs: result.estimate.delayNs.min.toString(),
-            maxDriftPpm: result.estimate.maxDriftPpm,
+            samplesSent: est.samplesTotal,
+            samplesUsed: est.samplesUsed,
+            delayMinNs: est.delayNs.min.toString(),
+            maxDriftPpm: est.maxDriftPpm,
+            consistent: true,
           };
-          const previous: MappingFile | null = file;
+          const reasons = Array.isArray(base.inconsistent) ? (base.inconsistent as string[]) : [];
+          const origin: JsonObject = inconsistent
+            ? { ...base, consistent: false, inconsistent: [...reasons, ...est.warnings.map((w) => `epoch ${previous?.epochs.length ?? 0}: ${w}`)] }
+            : base;
           const validFrom: bigint | null = previous === null ? null : (result.exchanges[0]?.t1 ?? null);
-          const one: MappingFile = buildMappingFile(paravirtCodec, { from: DOMAIN.guestMonotonic, to: result.hostDomain, producer, origin, epochs: [epochFromSession(result, validFrom)] });
-          const next: MappingFile = previous === null ? one : appendEpochs(previous, one.epochs);
+          const next = sessionMapping(() => {
+            const one: MappingFile = buildMappingFile(paravirtCodec, { from: DOMAIN.guestMonotonic, to: result.hostDomain, producer, origin, epochs: [epochFromSession(result, validFrom)] });
+            return previous === null ? one : { ...appendEpochs(previous, one.epochs), origin };
+          });
           file = next;
-          writeMappingFileAtomic(values.out, next);
-          outKind = `estimated, ${next.from} → ${next.to}, ${next.epochs.length} epoch${next.epochs.length > 1 ? "s" : ""}`;
+          await writeUserFile(values.out, serializeMappingFile(next), { what: "mapping file", ...writeOpts });
+          outKind = `estimated${inconsistent ? " (INCONSISTENT, forced)" : ""}, ${next.from} → ${next.to}, ${next.epochs.length} epoch${next.epochs.length > 1 ? "s" : ""}`;
         }
       }
       if (values.plot !== undefined) {
-        writeFileAtomic(values.plot, renderSyncPlot(result.estimate, { title: `clocksource sync · ${formatEndpoint(endpoint)} · ${result.endedAt.toISOString()}` }));
+        await writeUserFile(values.plot, renderSyncPlot(est, { title: `clocksource sync · ${formatEndpoint(endpoint)} · ${result.endedAt.toISOString()}` }), { what: "plot", ...writeOpts });
       }
       const exactInfo = exact ? { kind: exact.file.kind, from: exact.file.from, to: exact.file.to } : null;
-      const rep = report(endpoint, client, result, epoch, { out: values.out ?? null, outKind, plot: values.plot ?? null, exact: exactInfo });
+      const rep = report(endpoint, client, result, epoch, { out: outKind !== null ? (values.out as string) : null, outKind, plot: values.plot ?? null, exact: exactInfo });
       io.stdout.write(values.json ? `${JSON.stringify(rep.json, null, watchSeconds === null ? 2 : undefined)}\n` : rep.text);
       if (watchSeconds === null || abort.signal.aborted) break;
+    }
+    if (inconsistentSessions > 0) {
+      io.stderr.write(`clocksource: sync: ${inconsistentSessions} inconsistent session${inconsistentSessions > 1 ? "s" : ""}; the estimate cannot be trusted (exit 1)\n`);
+      return 1;
     }
     return 0;
   } catch (e) {
