@@ -97,31 +97,37 @@ async function usage(): Promise<string> {
 }
 
 /**
- * Errors the user can act on — bad options, paths, values, permissions, a VM
- * or endpoint that is not there, a wrong token — exit 2. Failures at run time
- * (no usable backend, a peer that times out or breaks the protocol) and
- * internal errors exit 1.
+ * The exit status of each error kind — one rule, the one docs/cli.md states:
+ * 2 for a usage error the user can fix on the command line (an unknown command
+ * or option, a bad or missing value, options that do not go together, a
+ * vCPU/epoch/backend name that does not exist), 1 for a failure at run time
+ * (a missing, unreadable or refused file, permission, invalid or inconsistent
+ * data in a file or input, a capability this machine lacks, authentication,
+ * timeouts, a peer breaking the protocol). Internal errors are 1 too.
+ * A code must not mix the two kinds: library code throws `INVALID_ARGUMENT`
+ * only for values a caller passed in.
  */
-const EXIT_FOR_CODE: Record<ClocksourceErrorCode, number> = {
-  INVALID_U64: EXIT.usage,
+export const EXIT_FOR_CODE: Readonly<Record<ClocksourceErrorCode, number>> = {
   INVALID_ARGUMENT: EXIT.usage,
+  INVALID_U64: EXIT.usage,
   UNKNOWN_BACKEND: EXIT.usage,
-  SYSROOT_INVALID: EXIT.usage,
-  INVALID_MAPPING: EXIT.usage,
-  OUT_OF_RANGE: EXIT.usage,
-  IO_ERROR: EXIT.usage,
-  BACKEND_UNUSABLE: EXIT.usage,
-  AUTH_FAILED: EXIT.usage,
+  SYSROOT_INVALID: EXIT.failure,
+  INVALID_MAPPING: EXIT.failure,
+  INVALID_INPUT: EXIT.failure,
+  INVALID_TRACE: EXIT.failure,
+  OUT_OF_RANGE: EXIT.failure,
+  IO_ERROR: EXIT.failure,
+  BACKEND_UNUSABLE: EXIT.failure,
   NO_USABLE_BACKEND: EXIT.failure,
+  AUTH_FAILED: EXIT.failure,
   PROTOCOL_ERROR: EXIT.failure,
   TIMEOUT: EXIT.failure,
-  INVALID_TRACE: EXIT.failure,
 };
 
 /**
  * Runs the command line. Returns the exit code; never throws. Errors are one
  * line on stderr, with the exit code of {@link EXIT_FOR_CODE} (usage errors: 2;
- * unexpected errors: 1). `CLOCKSOURCE_DEBUG=1` adds the stack of an unexpected error.
+ * failures at run time and unexpected errors: 1). `CLOCKSOURCE_DEBUG=1` adds the stack of an unexpected error.
  */
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const [first, ...rest] = argv;

@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -18,9 +19,9 @@ function ok(args: string[], input?: string) {
   return r.stdout;
 }
 
-function usageError(args: string[], pattern: RegExp, input?: string) {
+function usageError(args: string[], pattern: RegExp, input?: string, status = 2) {
   const r = runCli(["arm-mapping", ...args], input === undefined ? {} : { input });
-  expect(r.status, r.stdout).toBe(2);
+  expect(r.status, `${args.join(" ")}: ${r.stderr}`).toBe(status);
   expect(r.stdout).toBe("");
   expect(r.stderr).toMatch(/^clocksource: .+\n$/); // one line, no stack
   expect(r.stderr).toMatch(pattern);
@@ -74,7 +75,7 @@ describe("clocksource arm-mapping", () => {
     expect(parseMappingFile(r.stdout).epochs).toHaveLength(2);
   });
 
-  it("turns bad input into one line and exit 2", () => {
+  it("turns bad input into one line: exit 2 for the command line, 1 for files", { timeout: 180_000 }, () => {
     usageError([], /give --voffset N .* or --epochs FILE/);
     usageError(["--voffset", "1", "--epochs", "x"], /not both or neither/);
     usageError(["--voffset", "12x"], /--voffset is not an unsigned 64-bit integer/);
@@ -84,10 +85,29 @@ describe("clocksource arm-mapping", () => {
     usageError(["--voffset", "1", "--view", "sideways"], /--view must be virtual or physical/);
     usageError(["--voffset", "1", "--observed-at", "yesterday"], /--observed-at must be an ISO 8601 UTC time/);
     usageError(["--voffset", "1", "--bogus"], /Unknown option '--bogus'/);
-    usageError(["--epochs", join(tmp, "missing.jsonl")], /cannot read --epochs .*no such file/);
-    usageError(["--epochs", "-"], /line 2\.voffset: missing/, '{"observedAt":"2025-01-01T00:00:00Z","voffset":"1"}\n{"observedAt":"2025-01-01T00:00:00Z"}\n');
-    usageError(["--voffset", "1", "--out", join(tmp, "no/such/dir/x.json")], /cannot write .*no such directory/);
+    usageError(["--voffset", "1", "--observed-at", "2025-02-30T00:00:00Z"], /--observed-at must be an ISO 8601 UTC time/);
+    usageError(["--voffset", "1", "--out", ""], /--out needs a file name/);
+    const runtime = (args: string[], pattern: RegExp, input?: string) => usageError(args, pattern, input, 1);
+    runtime(["--epochs", join(tmp, "missing.jsonl")], /cannot read --epochs file .*missing\.jsonl: not present/);
+    runtime(["--epochs", "-"], /line 2\.voffset: missing/, '{"observedAt":"2025-01-01T00:00:00Z","voffset":"1"}\n{"observedAt":"2025-01-01T00:00:00Z"}\n');
+    runtime(["--epochs", "-"], /line 1\.observedAt: not a real date/, '{"observedAt":"2025-02-30T00:00:00Z","voffset":"1"}\n');
+    runtime(["--epochs", "/dev/zero"], /--epochs file \/dev\/zero is a character device, not a regular file/);
+    runtime(["--voffset", "1", "--out", join(tmp, "no/such/dir/x.json")], /cannot write mapping file .*: its directory does not exist/);
     expect(existsSync(join(tmp, "no"))).toBe(false);
+  });
+
+  it("--epochs FIFO is one line and exit 1 at once; --out follows the file rules", { timeout: 30_000 }, () => {
+    const fifo = join(tmp, "epochs.fifo");
+    if (spawnSync("mkfifo", [fifo]).status === 0) {
+      const r = runCli(["arm-mapping", "--epochs", fifo], { timeoutMs: 10_000 });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toBe(`clocksource: --epochs file ${fifo} is a FIFO, not a regular file\n`);
+    } else console.warn("skipping the FIFO case: mkfifo failed");
+    const nul = runCli(["arm-mapping", "--voffset", "1", "--out", "/dev/null"]);
+    expect(nul.status, nul.stderr).toBe(0);
+    expect(lstatSync("/dev/null").isCharacterDevice()).toBe(true);
+    const dash = runCli(["arm-mapping", "--voffset", "1", "--out", "-"]);
+    expect(parseMappingFile(dash.stdout).kind).toBe("arm-cntvoff");
   });
 
   it("is usable by clocksource convert, guest → host and --reverse host → guest, across the wrap", () => {

@@ -16,7 +16,9 @@ export type ClocksourceErrorCode =
   | "PROTOCOL_ERROR"
   | "TIMEOUT"
   | "AUTH_FAILED"
-  | "INVALID_TRACE";
+  | "INVALID_TRACE"
+  /** Malformed data read at run time (an input line, a value in a file the tool reads); not for command-line values. */
+  | "INVALID_INPUT";
 
 export class ClocksourceError extends Error {
   readonly code: ClocksourceErrorCode;

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { buildMappingFile, ClocksourceError, parseU64, serializeMappingFile, writeMappingFileAtomic, type EpochInput, type JsonObject } from "@clocksource/core";
+import { buildMappingFile, ClocksourceError, jsonTimestamp, parseU64, readUserFile, writeMappingFile, type EpochInput, type JsonObject } from "@clocksource/core";
 import { armCntvoffCodec, epochsFromJsonLines, MAX_COUNTER_WIDTH, MIN_COUNTER_WIDTH, viewDomains, type CntvoffParams, type CounterView } from "@clocksource/arm";
 import { UsageError, type CliIo } from "../cli-io.js";
 import { parseOptions } from "../parse-options.js";
@@ -30,29 +30,55 @@ Options:
                       {"observedAt":"2025-01-01T00:00:00Z","voffset":"123","validFrom":"456"}
                     optional per line: poffset, lastObservedAt, validFrom (the guest counter
                     when the offset took effect) or hostCounter (the host counter then)
-  --out FILE        write the file atomically to FILE instead of stdout
+  --out FILE        write to FILE instead of stdout: "-" and /dev/stdout are stdout, a
+                    regular file is replaced atomically, a symlink's target is replaced,
+                    /dev/null and terminals are written in place, anything else is refused
   -h, --help        show this help
+
+Exit status: 0 done, 1 failure at run time (--epochs FILE missing, unreadable or
+malformed; --out refused or unwritable), 2 usage error.
 `;
+
+/** The largest --epochs input read (a file or stdin): far more epochs than any VM's life makes. */
+const EPOCHS_MAX_BYTES = 16 * 1024 * 1024;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
   return pkg.version;
 }
 
-function readInput(path: string, io: CliIo): Promise<string> {
-  if (path !== "-") {
-    try {
-      return Promise.resolve(readFileSync(path, "utf8"));
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      throw new UsageError(`arm-mapping: cannot read --epochs ${path}: ${err.code === "ENOENT" ? "no such file" : err.code === "EACCES" ? "permission denied" : err.message}`);
-    }
+function decodeUtf8(bytes: Uint8Array, what: string): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new ClocksourceError("INVALID_MAPPING", `invalid epochs: ${what} is not UTF-8 text`);
   }
+}
+
+function readInput(path: string, io: CliIo): Promise<string> {
+  if (path !== "-") return Promise.resolve(decodeUtf8(readUserFile(path, { maxBytes: EPOCHS_MAX_BYTES, what: "--epochs file" }), path));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    io.stdin.on("data", (c: Buffer | string) => chunks.push(typeof c === "string" ? Buffer.from(c) : c));
-    io.stdin.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    io.stdin.on("error", reject);
+    let total = 0;
+    const onData = (c: Buffer | string) => {
+      const b = typeof c === "string" ? Buffer.from(c) : c;
+      total += b.length;
+      if (total > EPOCHS_MAX_BYTES) {
+        io.stdin.off("data", onData);
+        reject(new ClocksourceError("IO_ERROR", `--epochs - (standard input) is larger than ${EPOCHS_MAX_BYTES} bytes`));
+        return;
+      }
+      chunks.push(b);
+    };
+    io.stdin.on("data", onData);
+    io.stdin.on("end", () => {
+      try {
+        resolve(decodeUtf8(Buffer.concat(chunks), "standard input"));
+      } catch (e) {
+        reject(e);
+      }
+    });
+    io.stdin.on("error", (e) => reject(new ClocksourceError("IO_ERROR", `cannot read standard input: ${e.message}`)));
   });
 }
 
@@ -93,7 +119,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     };
     if (view === "physical" && params.poffset === null) throw new UsageError("arm-mapping: --view physical needs --poffset (the guest's physical counter is offset by CNTPOFF)");
     const observedAt = values["observed-at"] ?? new Date().toISOString();
-    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/.test(observedAt) || Number.isNaN(Date.parse(observedAt))) {
+    try {
+      jsonTimestamp(observedAt, "--observed-at");
+    } catch {
       throw new UsageError(`arm-mapping: --observed-at must be an ISO 8601 UTC time such as 2025-01-01T00:00:00Z, got ${JSON.stringify(observedAt)}`);
     }
     epochs = [{ observedAt, params }];
@@ -119,13 +147,10 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       epochs,
     });
   } catch (e) {
-    if (e instanceof ClocksourceError) throw new UsageError(`arm-mapping: ${e.message}`);
+    // From --voffset the values came from the command line; from --epochs, from a file (a run-time failure).
+    if (e instanceof ClocksourceError && values.voffset !== undefined) throw new UsageError(`arm-mapping: ${e.message}`);
     throw e;
   }
-  if (values.out === undefined) {
-    io.stdout.write(serializeMappingFile(file));
-  } else {
-    writeMappingFileAtomic(values.out, file);
-  }
+  await writeMappingFile(values.out ?? "-", file, { stdout: io.stdout });
   return 0;
 }
