@@ -128,7 +128,13 @@ export function removeStaleStaging(target: string): string[] {
  */
 export function createStaging(staging: string): void {
   const existing = lstatOrNull(staging);
-  if (existing) rmSync(staging, { recursive: true, force: true });
+  if (existing) {
+    // A dead run with our pid left it: remove it only when it is ours.
+    if (!existing.isDirectory() || !lstatOrNull(join(staging, STAGING_MARKER))?.isFile()) {
+      throw new ClocksourceError("IO_ERROR", `snapshot: ${staging} exists and is not a snapshot's staging directory; move it away`);
+    }
+    rmSync(staging, { recursive: true, force: true });
+  }
   try {
     mkdirSync(staging);
     writeFileSync(join(staging, STAGING_MARKER), `${process.pid}\n`, { flag: "wx" });
