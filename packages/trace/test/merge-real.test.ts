@@ -91,8 +91,9 @@ describe("merging real trace.dat files", () => {
   });
 });
 
-/** A decoded TracePacket: just the fields the writer uses. */
+/** A decoded TracePacket: just the fields the writer uses (interned names resolved per sequence). */
 interface Packet {
+  flags?: number;
   ts?: bigint;
   seq?: number;
   machine?: number;
@@ -102,6 +103,13 @@ interface Packet {
 
 function decode(bytes: Uint8Array): Packet[] {
   const packets: Packet[] = [];
+  // Interned tables per sequence: category (1), event name (2), argument name (3) → iid → string.
+  const interned = new Map<number, Map<number, Map<number, string>>>();
+  const lookup = (seq: number, table: number, iid: number): string => {
+    const s = interned.get(seq)?.get(table)?.get(iid);
+    if (s === undefined) throw new Error(`sequence ${seq}: iid ${iid} of table ${table} used before it was interned`);
+    return s;
+  };
   const top = new BinaryReader(bytes);
   while (top.pos < top.len) {
     const [field, wt] = top.tag();
@@ -113,6 +121,27 @@ function decode(bytes: Uint8Array): Packet[] {
       const [f, t] = r.tag();
       if (f === 8) p.ts = BigInt(r.uint64());
       else if (f === 10) p.seq = r.uint32();
+      else if (f === 13) p.flags = r.uint32();
+      else if (f === 12) {
+        const seq = p.seq as number;
+        if (!interned.has(seq)) interned.set(seq, new Map());
+        const d = new BinaryReader(r.bytes());
+        while (d.pos < d.len) {
+          const [table] = d.tag();
+          const e = new BinaryReader(d.bytes());
+          let iid = 0;
+          let name = "";
+          while (e.pos < e.len) {
+            const [h, ht] = e.tag();
+            if (h === 1) iid = Number(e.uint64());
+            else if (h === 2) name = e.string();
+            else e.skip(ht);
+          }
+          const tables = interned.get(seq) as Map<number, Map<number, string>>;
+          if (!tables.has(table)) tables.set(table, new Map());
+          (tables.get(table) as Map<number, string>).set(iid, name);
+        }
+      }
       else if (f === 98) p.machine = r.uint32();
       else if (f === 60) {
         const d = new BinaryReader(r.bytes());
@@ -145,7 +174,9 @@ function decode(bytes: Uint8Array): Packet[] {
           if (g === 9) ev.type = d.int32();
           else if (g === 11) ev.track = BigInt(d.uint64());
           else if (g === 23) ev.name = d.string();
+          else if (g === 10) ev.name = lookup(p.seq as number, 2, d.uint32());
           else if (g === 22) ev.categories.push(d.string());
+          else if (g === 3) ev.categories.push(lookup(p.seq as number, 1, d.uint32()));
           else if (g === 4) {
             const a = new BinaryReader(d.bytes());
             let name = "";
@@ -153,6 +184,7 @@ function decode(bytes: Uint8Array): Packet[] {
             while (a.pos < a.len) {
               const [h, ht] = a.tag();
               if (h === 10) name = a.string();
+              else if (h === 1) name = lookup(p.seq as number, 3, a.uint32());
               else if (h === 2) value = a.bool();
               else if (h === 3) value = BigInt(a.uint64());
               else if (h === 4) value = BigInt(a.int64());
@@ -199,6 +231,9 @@ describe("the Perfetto output", () => {
     // Machines: packets of the guest carry machine_id 1; the host's carry none (0). Each machine has its own sequence.
     expect(new Set(instants.map((p) => p.machine ?? 0))).toEqual(new Set([0, 1]));
     expect(new Set(instants.map((p) => `${p.machine ?? 0}:${p.seq}`))).toEqual(new Set(["0:1", "1:2"]));
+    // Each sequence starts by clearing its incremental state; packets that use interned names say they need it.
+    for (const seq of [1, 2]) expect(packets.find((p) => p.seq === seq)?.flags).toBe(1);
+    expect(instants.every((p) => p.flags === 2)).toBe(true);
     const roots = [...tracks.values()].filter((t) => t.name === "host" || t.name === "vm1");
     expect(roots.map((t) => t.name).sort()).toEqual(["host", "vm1"]);
     instants.forEach((p, i) => {

@@ -193,7 +193,8 @@ export async function planMerge(inputs: readonly PlanInput[], options: PlanOptio
 
   // 4. The host's TSC-offset writes, for guests whose clock is the TSC.
   const mode = options.tscOffsetEvents ?? "auto";
-  const tscGuests = inputs.filter((i) => i !== host && [...(domains.get(i.name) as Map<string, string>).values()].some((d) => d === `${i.name}.tsc`));
+  // A declared offset is the user's word: no need to read the host trace for events to check.
+  const tscGuests = inputs.filter((i) => i !== host && !options.offsets?.has(i.name) && [...(domains.get(i.name) as Map<string, string>).values()].some((d) => d === `${i.name}.tsc`));
   if (mode !== "ignore" && tscGuests.length > 0 && options.reopen) {
     const pre = await hostPrepass(await options.reopen(host));
     for (const g of tscGuests) {

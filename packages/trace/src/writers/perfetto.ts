@@ -2,203 +2,293 @@
  * Perfetto's protobuf trace format for the merged timeline.
  *
  * Field numbers are Perfetto's published schema (protos/perfetto/trace/
- * trace_packet.proto and track_event/*.proto):
+ * trace_packet.proto, track_event/*.proto, interned_data/interned_data.proto):
  *   Trace.packet = 1;
  *   TracePacket: timestamp = 8, trusted_packet_sequence_id = 10, track_event = 11,
- *     sequence_flags = 13, track_descriptor = 60, machine_id = 98;
+ *     interned_data = 12, sequence_flags = 13 (INCREMENTAL_STATE_CLEARED 1,
+ *     NEEDS_INCREMENTAL_STATE 2), track_descriptor = 60, machine_id = 98;
  *   TrackDescriptor: uuid = 1, name = 2, process = 3, thread = 4, parent_uuid = 5;
  *   ProcessDescriptor: pid = 1, process_name = 6; ThreadDescriptor: pid = 1, tid = 2, thread_name = 5;
- *   TrackEvent: debug_annotations = 4, type = 9 (SLICE_BEGIN 1, SLICE_END 2, INSTANT 3),
- *     track_uuid = 11, categories = 22, name = 23;
- *   DebugAnnotation: bool_value = 2, uint_value = 3, int_value = 4, string_value = 6, name = 10.
+ *   TrackEvent: category_iids = 3, debug_annotations = 4, type = 9 (SLICE_BEGIN 1,
+ *     SLICE_END 2, INSTANT 3), name_iid = 10, track_uuid = 11;
+ *   DebugAnnotation: name_iid = 1, bool_value = 2, uint_value = 3, int_value = 4,
+ *     string_value = 6;
+ *   InternedData: event_categories = 1, event_names = 2, debug_annotation_names = 3,
+ *     each { iid = 1, name = 2 }.
  *
- * Layout: one machine per input (`machine_id` = input index; 0 is the first,
- * which Perfetto treats as the host), one packet sequence per machine. Each
- * event is an instant on its thread's track (process and thread descriptors
- * named as the trace names them, with the machine's name in brackets), or on
- * its CPU's track when the thread is unknown; a machine's CPU tracks also
- * carry one slice per scheduled thread, from `sched:sched_switch`. Decoded
- * fields, the raw timestamp, the CPU and the mapping's uncertainty are the
- * event's arguments.
+ * Layout: one machine per input (`machine_id` = input index; 0, the first, is
+ * what Perfetto calls the host), one packet sequence per machine, whose first
+ * packet clears its incremental state. Event names, the machine's category and
+ * argument names are interned per sequence (sent once, then referred to by
+ * number). Each event is an instant on its thread's track (process and thread
+ * descriptors named as the trace names them, with the machine's name in
+ * brackets), or on its CPU's track when the thread is unknown; a machine's CPU
+ * tracks, under a track named after the machine, also carry one slice per
+ * scheduled thread from `sched:sched_switch`. The arguments are the decoded
+ * fields (`args.<name>`), the raw timestamp, the CPU and the mapping's
+ * uncertainty, and the merge's flags when set.
  */
-import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import type { TraceEvent, FieldValue } from "../model/event.js";
+import type { FieldValue, TraceEvent } from "../model/event.js";
 import { MERGE_FLAG, type MergedEvent } from "../merge/merger.js";
 import { hexBytes } from "./field-text.js";
+import { ProtoBuffer, WIRE } from "./proto-buffer.js";
 import type { ChunkSink, MergeHeader, MergeWriter } from "./writer.js";
-
-const LEN = WireType.LengthDelimited;
-const VARINT = WireType.Varint;
 
 const TYPE_SLICE_BEGIN = 1;
 const TYPE_SLICE_END = 2;
 const TYPE_INSTANT = 3;
 const SEQ_INCREMENTAL_STATE_CLEARED = 1;
+const SEQ_NEEDS_INCREMENTAL_STATE = 2;
 
-/** Track uuids: machine (16 bits) | kind (8 bits) | id (40 bits), never 0. */
-const KIND = { machine: 1n, cpu: 2n, process: 3n, thread: 4n } as const;
-function uuid(machine: number, kind: bigint, id: number): bigint {
-  return (BigInt(machine + 1) << 48n) | (kind << 40n) | BigInt.asUintN(40, BigInt(id));
+/**
+ * Track uuids: machine + 1 (from bit 45) | kind (3 bits from bit 42) | id (42 bits), never 0, and
+ * below 2^53 for up to 255 machines, so a plain number holds one exactly.
+ */
+const KIND = { machine: 1, cpu: 2, process: 3, thread: 4 } as const;
+const MAX_MACHINES = 255;
+function uuid(machine: number, kind: number, id: number): number {
+  return (machine + 1) * 2 ** 45 + kind * 2 ** 42 + (id >= 0 ? id % 2 ** 42 : 2 ** 42 + (id % 2 ** 42));
+}
+
+/** The merge's flags as boolean arguments. */
+const FLAG_ARGS: readonly (readonly [number, string])[] = [
+  [MERGE_FLAG.orderUnknown, "order_unknown"],
+  [MERGE_FLAG.outsideEpoch, "outside_epochs"],
+  [MERGE_FLAG.outOfOrder, "out_of_order"],
+  [MERGE_FLAG.unmapped, "unmapped"],
+];
+
+/** Interned strings of one packet sequence. */
+class Interned {
+  readonly names = new Map<string, number>();
+  readonly args = new Map<string, number>();
+  /** iids of `args.<field>` by field name, so no name is built per event. */
+  readonly fieldArgs = new Map<string, number>();
+  readonly categories = new Map<string, number>();
+  /** New entries to send with the next packet. */
+  pending: { table: 1 | 2 | 3; iid: number; name: string }[] = [];
+
+  fieldIid(field: string): number {
+    let id = this.fieldArgs.get(field);
+    if (id === undefined) {
+      id = this.iid(3, `args.${field}`);
+      this.fieldArgs.set(field, id);
+    }
+    return id;
+  }
+
+  iid(table: 1 | 2 | 3, s: string): number {
+    const map = table === 1 ? this.categories : table === 2 ? this.names : this.args;
+    let id = map.get(s);
+    if (id === undefined) {
+      id = map.size + 1;
+      map.set(s, id);
+      this.pending.push({ table, iid: id, name: s });
+    }
+    return id;
+  }
 }
 
 /** Writes the merged timeline as a Perfetto trace (`.pftrace`). */
 export class PerfettoWriter implements MergeWriter {
   private header!: MergeHeader;
-  private readonly known = new Set<bigint>();
-  /** Per machine and CPU: the thread whose slice is open on the CPU track. */
-  private readonly running = new Map<string, boolean>();
-  private readonly started = new Set<number>();
+  private readonly out = new ProtoBuffer();
+  private readonly known = new Set<number>();
+  private readonly interned: Interned[] = [];
+  /** Per machine and CPU: whether a scheduled thread's slice is open on the CPU track. */
+  private readonly running = new Set<string>();
 
   constructor(private readonly sink: ChunkSink) {}
 
   begin(header: MergeHeader): void {
+    if (header.machines.length > MAX_MACHINES) throw new RangeError(`Perfetto output holds at most ${MAX_MACHINES} machines`);
     this.header = header;
-    const w = new BinaryWriter();
     for (const m of header.machines) {
-      this.packetStart(w, m.index, null);
-      w.tag(60, LEN).fork();
-      w.tag(1, VARINT).uint64(uuid(m.index, KIND.machine, 0));
-      w.tag(2, LEN).string(m.name);
-      w.join();
-      w.join();
-      this.known.add(uuid(m.index, KIND.machine, 0));
+      this.interned[m.index] = new Interned();
+      const p = this.packetStart(m.index, null, SEQ_INCREMENTAL_STATE_CLEARED);
+      const d = this.out.begin(60);
+      this.num(1, uuid(m.index, KIND.machine, 0));
+      this.out.string(2, m.name);
+      this.out.end(d);
+      this.out.end(p);
     }
-    this.sink.push(w.finish());
+    this.flush();
   }
 
-  /** Opens `Trace.packet` with the fields every packet of a machine's sequence carries. */
-  private packetStart(w: BinaryWriter, machine: number, ts: bigint | null): void {
-    w.tag(1, LEN).fork();
-    if (ts !== null) w.tag(8, VARINT).uint64(ts);
-    w.tag(10, VARINT).uint32(machine + 1);
-    if (!this.started.has(machine)) {
-      this.started.add(machine);
-      w.tag(13, VARINT).uint32(SEQ_INCREMENTAL_STATE_CLEARED);
-    }
-    if (machine > 0) w.tag(98, VARINT).uint32(machine);
+  /** A varint field from a number (exact below 2^53; negative ones as 64-bit two's complement). */
+  private num(field: number, v: number): void {
+    this.out.tag(field, WIRE.varint);
+    if (v >= 0) this.out.varint(v);
+    else this.out.varint64(BigInt(v));
   }
 
-  private describeCpu(w: BinaryWriter, machine: number, cpu: number): bigint {
-    const id = uuid(machine, KIND.cpu, cpu < 0 ? 0xffff : cpu);
-    if (this.known.has(id)) return id;
+  private u64(field: number, v: bigint): void {
+    this.out.tag(field, WIRE.varint);
+    this.out.varint64(v);
+  }
+
+  /** Opens `Trace.packet` with what every packet of a machine's sequence carries. */
+  private packetStart(machine: number, ts: bigint | null, flags: number): number {
+    const p = this.out.begin(1);
+    if (ts !== null) this.u64(8, ts);
+    this.num(10, machine + 1);
+    if (flags !== 0) this.num(13, flags);
+    if (machine > 0) this.num(98, machine);
+    return p;
+  }
+
+  /** Sends the sequence's new interned entries inside the current packet. */
+  private internedData(machine: number): void {
+    const it = this.interned[machine] as Interned;
+    if (it.pending.length === 0) return;
+    const d = this.out.begin(12);
+    for (const e of it.pending) {
+      const m = this.out.begin(e.table);
+      this.num(1, e.iid);
+      this.out.string(2, e.name);
+      this.out.end(m);
+    }
+    this.out.end(d);
+    it.pending = [];
+  }
+
+  private describe(machine: number, id: number, name: string | null, parent: number | null, process: { pid: number; name: string } | null, thread: { pid: number; tid: number; name: string } | null): void {
     this.known.add(id);
-    const name = this.header.machines[machine]?.name ?? String(machine);
-    this.packetStart(w, machine, null);
-    w.tag(60, LEN).fork();
-    w.tag(1, VARINT).uint64(id);
-    w.tag(5, VARINT).uint64(uuid(machine, KIND.machine, 0));
-    w.tag(2, LEN).string(cpu < 0 ? `${name} CPU ?` : `${name} CPU ${cpu}`);
-    w.join();
-    w.join();
+    const p = this.packetStart(machine, null, 0);
+    const d = this.out.begin(60);
+    this.num(1, id);
+    if (parent !== null) this.num(5, parent);
+    if (name !== null) this.out.string(2, name);
+    if (process) {
+      const s = this.out.begin(3);
+      this.num(1, process.pid);
+      this.out.string(6, process.name);
+      this.out.end(s);
+    }
+    if (thread) {
+      const s = this.out.begin(4);
+      this.num(1, thread.pid);
+      this.num(2, thread.tid);
+      this.out.string(5, thread.name);
+      this.out.end(s);
+    }
+    this.out.end(d);
+    this.out.end(p);
+  }
+
+  private machineName(machine: number): string {
+    return this.header.machines[machine]?.name ?? String(machine);
+  }
+
+  private cpuTrack(machine: number, cpu: number): number {
+    const id = uuid(machine, KIND.cpu, cpu < 0 ? 0xffff : cpu);
+    if (!this.known.has(id)) this.describe(machine, id, `${this.machineName(machine)} CPU ${cpu < 0 ? "?" : cpu}`, uuid(machine, KIND.machine, 0), null, null);
     return id;
   }
 
-  private describeThread(w: BinaryWriter, machine: number, e: TraceEvent): bigint {
+  private threadTrack(machine: number, e: TraceEvent): number {
     const tid = e.tid;
     const pid = e.pid >= 0 ? e.pid : tid;
     const id = uuid(machine, KIND.thread, tid);
     if (this.known.has(id)) return id;
-    const name = this.header.machines[machine]?.name ?? String(machine);
+    const name = this.machineName(machine);
     const pidTrack = uuid(machine, KIND.process, pid);
-    if (!this.known.has(pidTrack)) {
-      this.known.add(pidTrack);
-      this.packetStart(w, machine, null);
-      w.tag(60, LEN).fork();
-      w.tag(1, VARINT).uint64(pidTrack);
-      w.tag(3, LEN).fork();
-      w.tag(1, VARINT).int32(pid);
-      w.tag(6, LEN).string(`${pid === tid && e.comm ? e.comm : `pid ${pid}`} [${name}]`);
-      w.join();
-      w.join();
-      w.join();
-    }
-    this.known.add(id);
-    this.packetStart(w, machine, null);
-    w.tag(60, LEN).fork();
-    w.tag(1, VARINT).uint64(id);
-    w.tag(4, LEN).fork();
-    w.tag(1, VARINT).int32(pid);
-    w.tag(2, VARINT).int32(tid);
-    w.tag(5, LEN).string(`${e.comm ?? `tid ${tid}`} [${name}]`);
-    w.join();
-    w.join();
-    w.join();
+    if (!this.known.has(pidTrack)) this.describe(machine, pidTrack, null, null, { pid, name: `${pid === tid && e.comm ? e.comm : `pid ${pid}`} [${name}]` }, null);
+    this.describe(machine, id, null, null, null, { pid, tid, name: `${e.comm ?? `tid ${tid}`} [${name}]` });
     return id;
   }
 
-  private annotation(w: BinaryWriter, name: string, v: FieldValue | boolean): void {
-    w.tag(4, LEN).fork();
-    w.tag(10, LEN).string(name);
-    if (typeof v === "boolean") w.tag(2, VARINT).bool(v);
-    else if (typeof v === "number") {
-      if (Number.isInteger(v)) w.tag(4, VARINT).int64(v);
-      else w.tag(6, LEN).string(String(v));
-    } else if (typeof v === "bigint") {
-      if (v >= 0n) w.tag(3, VARINT).uint64(v);
-      else w.tag(4, VARINT).int64(v);
-    } else if (typeof v === "string") w.tag(6, LEN).string(v);
-    else if (v === null) w.tag(6, LEN).string("(null)");
-    else if (v instanceof Uint8Array) w.tag(6, LEN).string(hexBytes(v));
-    else w.tag(6, LEN).string(`[${(v as readonly (number | bigint)[]).join(",")}]`);
-    w.join();
+  private annotation(machine: number, name: string, v: FieldValue | boolean): void {
+    this.annotationIid((this.interned[machine] as Interned).iid(3, name), v);
   }
 
-  private schedSlices(w: BinaryWriter, m: MergedEvent, ts: bigint, cpuTrack: bigint): void {
+  private annotationIid(iid: number, v: FieldValue | boolean): void {
+    const a = this.out.begin(4);
+    this.num(1, iid);
+    if (typeof v === "boolean") this.num(2, v ? 1 : 0);
+    else if (typeof v === "number") {
+      if (Number.isInteger(v)) {
+        this.out.tag(4, WIRE.varint);
+        if (v >= 0) this.out.varint(v);
+        else this.out.varint64(BigInt(v));
+      } else this.out.string(6, String(v));
+    } else if (typeof v === "bigint") {
+      if (v >= 0n) this.u64(3, v);
+      else this.u64(4, v);
+    } else if (typeof v === "string") this.out.string(6, v);
+    else if (v === null) this.out.string(6, "(null)");
+    else if (v instanceof Uint8Array) this.out.string(6, hexBytes(v));
+    else this.out.string(6, `[${(v as readonly (number | bigint)[]).join(",")}]`);
+    this.out.end(a);
+  }
+
+  private schedSlices(m: MergedEvent, ts: bigint, cpuTrack: number): void {
     const f = m.event.fields;
     const key = `${m.machine}:${m.event.cpu}`;
-    if (this.running.get(key)) {
-      this.packetStart(w, m.machine, ts);
-      w.tag(11, LEN).fork();
-      w.tag(9, VARINT).int32(TYPE_SLICE_END);
-      w.tag(11, VARINT).uint64(cpuTrack);
-      w.join();
-      w.join();
-      this.running.set(key, false);
+    if (this.running.has(key)) {
+      const p = this.packetStart(m.machine, ts, SEQ_NEEDS_INCREMENTAL_STATE);
+      const t = this.out.begin(11);
+      this.num(9, TYPE_SLICE_END);
+      this.num(11, cpuTrack);
+      this.out.end(t);
+      this.out.end(p);
+      this.running.delete(key);
     }
     const nextPid = f.next_pid;
     if (nextPid === undefined || nextPid === 0 || nextPid === 0n) return;
-    this.packetStart(w, m.machine, ts);
-    w.tag(11, LEN).fork();
-    w.tag(9, VARINT).int32(TYPE_SLICE_BEGIN);
-    w.tag(11, VARINT).uint64(cpuTrack);
-    w.tag(23, LEN).string(`${typeof f.next_comm === "string" ? f.next_comm : "?"} ${nextPid}`);
-    w.join();
-    w.join();
-    this.running.set(key, true);
+    const it = this.interned[m.machine] as Interned;
+    const nameIid = it.iid(2, `${typeof f.next_comm === "string" ? f.next_comm : "?"} ${nextPid}`);
+    const p = this.packetStart(m.machine, ts, SEQ_NEEDS_INCREMENTAL_STATE);
+    this.internedData(m.machine);
+    const t = this.out.begin(11);
+    this.num(9, TYPE_SLICE_BEGIN);
+    this.num(11, cpuTrack);
+    this.num(10, nameIid);
+    this.out.end(t);
+    this.out.end(p);
+    this.running.add(key);
   }
 
   write(events: readonly MergedEvent[]): void {
-    const w = new BinaryWriter();
     const toNs = this.header.toNanoseconds;
     for (const m of events) {
       const e = m.event;
+      const machine = m.machine;
+      const it = this.interned[machine] as Interned;
       const ts = toNs ? toNs(m.ts) : m.ts;
-      const cpuTrack = this.describeCpu(w, m.machine, e.cpu);
-      const track = e.tid >= 0 ? this.describeThread(w, m.machine, e) : cpuTrack;
-      if (e.name === "sched:sched_switch" && e.cpu >= 0) this.schedSlices(w, m, ts, cpuTrack);
-      this.packetStart(w, m.machine, ts);
-      w.tag(11, LEN).fork();
-      w.tag(9, VARINT).int32(TYPE_INSTANT);
-      w.tag(11, VARINT).uint64(track);
-      w.tag(22, LEN).string(this.header.machines[m.machine]?.name ?? "");
-      w.tag(23, LEN).string(e.name);
-      this.annotation(w, "cpu", e.cpu);
-      this.annotation(w, "raw_ts", e.ts);
-      if (m.boundNs !== null) this.annotation(w, "uncertainty_ns", m.boundNs);
-      else this.annotation(w, "uncertainty_ns", "unknown");
-      if (m.flags & MERGE_FLAG.orderUnknown) this.annotation(w, "order_unknown", true);
-      if (m.flags & MERGE_FLAG.outsideEpoch) this.annotation(w, "outside_epochs", true);
-      if (m.flags & MERGE_FLAG.outOfOrder) this.annotation(w, "out_of_order", true);
-      if (m.flags & MERGE_FLAG.unmapped) this.annotation(w, "unmapped", true);
-      for (const k in e.fields) this.annotation(w, `args.${k}`, e.fields[k] as FieldValue);
-      w.join();
-      w.join();
+      const cpuTrack = this.cpuTrack(machine, e.cpu);
+      const track = e.tid >= 0 ? this.threadTrack(machine, e) : cpuTrack;
+      if (e.name === "sched:sched_switch" && e.cpu >= 0) this.schedSlices(m, ts, cpuTrack);
+      const nameIid = it.iid(2, e.name);
+      const catIid = it.iid(1, this.machineName(machine));
+      // Argument names are interned before the packet opens, so its interned data precede its use.
+      for (const k in e.fields) it.fieldIid(k);
+      for (const k of ["cpu", "raw_ts", "uncertainty_ns"]) it.iid(3, k);
+      if (m.flags !== 0) for (const [bit, k] of FLAG_ARGS) if (m.flags & bit) it.iid(3, k);
+      const p = this.packetStart(machine, ts, SEQ_NEEDS_INCREMENTAL_STATE);
+      this.internedData(machine);
+      const t = this.out.begin(11);
+      this.num(9, TYPE_INSTANT);
+      this.num(11, track);
+      this.num(3, catIid);
+      this.num(10, nameIid);
+      this.annotation(machine, "cpu", e.cpu);
+      this.annotation(machine, "raw_ts", e.ts);
+      this.annotation(machine, "uncertainty_ns", m.boundNs === null ? "unknown" : m.boundNs);
+      if (m.flags !== 0) for (const [bit, k] of FLAG_ARGS) if (m.flags & bit) this.annotation(machine, k, true);
+      for (const k in e.fields) this.annotationIid(it.fieldIid(k), e.fields[k] as FieldValue);
+      this.out.end(t);
+      this.out.end(p);
     }
-    this.sink.push(w.finish());
+    this.flush();
+  }
+
+  private flush(): void {
+    if (this.out.length > 0) this.sink.push(this.out.take());
   }
 
   end(): void {
-    // Close slices still open on CPU tracks at the last timestamp written: nothing
-    // to do — Perfetto shows an unterminated slice as running to the trace's end.
+    // Slices still open run to the end of the trace, as Perfetto shows unterminated slices.
+    this.flush();
   }
 }
