@@ -37,7 +37,7 @@ function fail(message: string): ClocksourceError {
 }
 
 function malformed(path: string, why: string): ClocksourceError {
-  return new ClocksourceError("INVALID_MAPPING", `${path}: malformed value: ${why}`);
+  return new ClocksourceError("INVALID_INPUT", `${path}: malformed value: ${why}`);
 }
 
 function list(dir: string, hint = ""): string[] {
@@ -131,7 +131,7 @@ function vcpuIndices(dir: string, entries: readonly string[]): number[] {
  * strictly as the kernel prints them: `tsc-offset` a signed 64-bit decimal,
  * the ratio a u64 above 0, the frac bits 0..63.
  * @throws ClocksourceError `IO_ERROR` (missing, unreadable, not a regular file, over
- *   {@link KVM_DEBUGFS_VALUE_MAX_BYTES}, vanished) or `INVALID_MAPPING` (malformed value or vCPU name)
+ *   {@link KVM_DEBUGFS_VALUE_MAX_BYTES}, vanished) or `INVALID_INPUT` (malformed value or vCPU name)
  */
 export function readKvmVmTsc(debugfs: string, vm: string): KvmVmTsc {
   const dir = `${debugfs}/kvm/${vm}`;
