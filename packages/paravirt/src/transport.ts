@@ -86,7 +86,10 @@ export function connectSocket(target: { path: string } | { host: string; port: n
 /**
  * Opens a character device (or FIFO) read-write as one duplex stream. Reads
  * go through the thread pool, which is what a virtio-serial port in the guest
- * (`/dev/virtio-ports/NAME`) needs: it is neither a socket nor a TTY.
+ * (`/dev/virtio-ports/NAME`) needs: it is neither a socket nor a TTY. What was
+ * opened is checked before a byte is read or written: a regular file or a
+ * directory named by mistake (`serial:/etc/passwd`) is refused, never written to.
+ * @throws OpenError
  */
 export async function openDevice(path: string): Promise<Duplex> {
   let handle: fsp.FileHandle;
@@ -95,6 +98,17 @@ export async function openDevice(path: string): Promise<Duplex> {
   } catch (e) {
     const d = describeOpenError(e);
     throw new OpenError(`cannot open ${path}: ${d.text}`, d.code);
+  }
+  let st: Stats;
+  try {
+    st = await handle.stat();
+  } catch (e) {
+    await handle.close().catch(() => undefined);
+    throw new OpenError(`cannot open ${path}: ${describeOpenError(e).text}`, (e as NodeJS.ErrnoException).code);
+  }
+  if (!st.isCharacterDevice() && !st.isFIFO()) {
+    await handle.close().catch(() => undefined);
+    throw new OpenError(`${path} is neither a character device nor a socket; a serial line must be one (refusing to read or write it)`, "EINVAL");
   }
   const readable = handle.createReadStream({ autoClose: false, highWaterMark: 64 * 1024 });
   const writable = handle.createWriteStream({ autoClose: false });

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { isClocksourceError } from "@clocksource/core";
@@ -149,6 +149,20 @@ describe("Unix socket files", () => {
     } finally {
       await a.close();
     }
+  });
+});
+
+describe("serial lines", () => {
+  it("a regular file named as a serial line is refused before a byte is read or written", async () => {
+    const f = join(tmp.dir, "not-a-port");
+    writeFileSync(f, "precious contents\n");
+    const a = new HostAgent();
+    try {
+      await expect(a.listen(parseEndpoint(`serial:${f}`))).rejects.toThrow(/is neither a character device nor a socket/);
+    } finally {
+      await a.close();
+    }
+    expect(readFileSync(f, "utf8")).toBe("precious contents\n");
   });
 });
 
