@@ -3,6 +3,7 @@
  * vCPU where the file's parameters are per vCPU.
  */
 import { ClocksourceError, isClocksourceError } from "../errors.js";
+import { batchConverter } from "./batch-mapping.js";
 import type { DomainEdge, EdgeConverter } from "./domain-graph.js";
 import { resolveMapping, type MappingCodecRegistry, type MappingEpoch, type MappingFile, type ResolvedMapping } from "./mapping-file.js";
 
@@ -46,30 +47,12 @@ function distance(e: MappingEpoch, v: bigint): bigint {
   return 0n;
 }
 
-/** Per-value conversion through a resolved mapping, choosing epochs like `convert` does. */
-function perValueConverter(resolved: ResolvedMapping, direction: "forward" | "inverse"): EdgeConverter {
-  const one = direction === "forward" ? resolved.forward : resolved.inverse;
+/** Batch conversion through a resolved mapping (core's batch path, epochs chosen like `convert` does). */
+function edgeConverter(resolved: ResolvedMapping, direction: "forward" | "inverse"): EdgeConverter {
+  const batch = batchConverter(resolved, direction);
   const epochs = resolved.file.epochs;
   return {
-    convert(input, output, status, n = input.length) {
-      let outside = 0;
-      let ambiguous = 0;
-      for (let i = 0; i < n; i++) {
-        const v = input[i] as bigint;
-        try {
-          const c = one(v);
-          output[i] = c.value;
-          status[i] = c.epoch;
-          if (c.ambiguous) ambiguous++;
-        } catch (e) {
-          if (!isClocksourceError(e, "OUT_OF_RANGE")) throw e;
-          output[i] = v;
-          status[i] = -1;
-          outside++;
-        }
-      }
-      return { outside, ambiguous };
-    },
+    convert: (input, output, status, n) => batch.convert(input, output, status, n),
     extrapolate(value) {
       // Forward: the epoch whose source range is nearest. Inverse: try each epoch, newest first,
       // and keep the one whose result lands nearest its range.
@@ -132,7 +115,7 @@ export function mappingFileEdges(file: MappingFile, registry: MappingCodecRegist
         const key = perCpu ? cpu : 0;
         let c = converters.get(key);
         if (!c) {
-          c = perValueConverter(resolvedFor(cpu), direction);
+          c = edgeConverter(resolvedFor(cpu), direction);
           converters.set(key, c);
         }
         return c;
