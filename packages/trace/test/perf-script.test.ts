@@ -116,6 +116,7 @@ describe("perf script lines", () => {
       [
         "# ========",
         "# captured on    : Wed Dec  2 05:22:02 2026",
+        "# hostname : vm",
         "# nrcpus avail : 4",
         "# clockid: monotonic (1)",
         "# reference time: 2026-12-02 05:22:02.224777 = 1796188922.224777 (TOD) = 816.665192489 (monotonic)",
@@ -129,6 +130,8 @@ describe("perf script lines", () => {
     expect(r.info.clock).toEqual({ name: "CLOCK_MONOTONIC", unit: "ns", source: "perf script --header (clockid)" });
     expect(r.info.cpuCount).toBe(4);
     expect(r.info.timeRecords).toEqual({ perfClockId: 1, perfClockData: { clockId: 1, wallClockNs: 1796188922224777000n, clockIdTimeNs: 816665192489n } });
+    expect(r.info.properties?.referenceTimePrecision).toMatch(/µs/);
+    expect(r.info.properties?.hostname).toBe("vm");
     expect(r.events.map((e) => [e.name, e.fields])).toEqual([
       ["perf:fork", { pid: 1, tid: 1, ppid: 0, ptid: 0 }],
       ["perf:comm", { pid: 29951, tid: 29951, comm: "sh", exec: 1 }],
@@ -146,6 +149,7 @@ describe("perf script lines", () => {
     const us = await read("            perf 11907 [000]   622.841662: sched:sched_switch: \n");
     expect(us.events[0]?.ts).toBe(622841662000n);
     expect(us.warnings).toEqual(expect.arrayContaining([expect.stringContaining("fewer than 9 decimals")]));
+    expect(us.info.properties?.timestampPrecision).toBe("printed with 6 decimals: ns digits are not in the text");
   });
 
   it("names the fields it needs when the first line has no time", async () => {

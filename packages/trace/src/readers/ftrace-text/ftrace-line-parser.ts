@@ -248,9 +248,6 @@ class FtraceLineParser implements LineParser {
       clock = { name: null, unit: "unknown", source: "not in the text" };
       notes.push(`${this.path}: the text does not name its trace clock; pass --clock NAME (x86-tsc, mono, local, …)`);
     }
-    if (forms.has("usec")) {
-      notes.push(`${this.path}: timestamps are printed with 6 decimals (sec.usec): the last 3 digits of each value are lost (trace-cmd report -t or --raw-ts prints them whole)`);
-    }
     if (forms.size > 1) notes.push(`${this.path}: timestamps are printed in more than one form (${[...forms].join(", ")})`);
     if (this.latencyLayout) notes.push(`${this.path}: trace-cmd report -l cuts comms to 8 characters`);
     if (this.overwritten > 0n) notes.push(`${this.path}: the ring buffer overwrote ${this.overwritten} event(s) before this text was written (entries-in-buffer/entries-written)`);
@@ -262,8 +259,16 @@ class FtraceLineParser implements LineParser {
     const buffers: BufferInfo[] = [];
     const names = this.buffers.size === 0 ? [""] : [...this.buffers.keys()].sort();
     for (const name of names) buffers.push({ name, clock, cpus: [...(this.buffers.get(name) ?? [])].sort((a, b) => a - b) });
+    const properties: Record<string, string> = {};
+    if (this.dialect !== null) properties.dialect = this.dialect === "tracefs" ? "tracefs (trace, trace_pipe)" : "trace-cmd report";
+    if (this.tracer !== null) properties.tracer = this.tracer;
+    const forms = this.tsForms;
+    // sec.usec is how tracefs and trace-cmd print ns clocks by default: a property of the text, not damage.
+    if (forms.has("usec")) properties.timestampPrecision = "1 µs: printed as sec.usec, the last 3 digits of each ns value are not in the text (trace-cmd report -t or --raw-ts prints them)";
+    else if (forms.has("nsec")) properties.timestampPrecision = "exact: printed as sec.nsec";
+    else if (forms.has("integer")) properties.timestampPrecision = "exact: raw values";
     return {
-      info: { version: null, compression: null, clock, buffers, cpuCount: this.cpuCount, timeRecords: {} },
+      info: { version: null, compression: null, clock, buffers, cpuCount: this.cpuCount, timeRecords: {}, properties },
       notes,
     };
   }

@@ -10,12 +10,11 @@ import type { ReaderOptions } from "../../model/format-reader.js";
 import type { PerfTimeConv, TimeRecords, TraceClock, TraceEvent, TraceInfo, TraceReader } from "../../model/event.js";
 import { CLOCK_NAMES, Feat, Rec } from "./constants.js";
 import { at, invalid } from "./errors.js";
-import type { PerfEvent } from "./event.js";
 import { readFeature, type PerfMeta } from "./features.js";
 import { ChunkStream, openTraceFile, type TraceFile } from "./file-source.js";
 import { MAX_FEATURE_BYTES, readHeader, type PerfHeader } from "./header.js";
-import { BadRecord, decodeSample, decodeSideband, recordName } from "./records.js";
-import { RoundQueue } from "./reorder.js";
+import { BadRecord, decodeSample, decodeSideband, peekTime, recordName, type TimeKey } from "./records.js";
+import { Arena, RoundQueue } from "./reorder.js";
 import { Streams, type Stream } from "./streams.js";
 import { ThreadNames } from "./threads.js";
 import { readTracing } from "./tracing.js";
@@ -190,24 +189,48 @@ class PerfDataReader implements TraceReader {
     const { h, streams, threads, warn, file } = this;
     const le = h.littleEndian;
     const path = file.path;
-    let out: PerfEvent[] = [];
-    const queue = new RoundQueue((e) => {
+    const batch = this.batchSize;
+    let out: TraceEvent[] = [];
+    const queue = new RoundQueue();
+    const arena = queue.arena;
+    const key: TimeKey = { hi: 0, lo: 0, cpu: -1 };
+
+    // Decodes one record and lets its event out: records are decoded only here, in output order.
+    const emit = (type: number, view: DataView, bytes: Uint8Array, p: number, s: Stream | undefined, fileOffset: number): void => {
+      const misc = view.getUint16(p + 4, le);
+      const size = view.getUint16(p + 6, le);
+      const e = type === Rec.SAMPLE ? decodeSample(view, bytes, p, size, s as Stream, le) : decodeSideband(type, misc, view, bytes, p, size, s, le);
+      if (e instanceof BadRecord) {
+        warn.add("bad-record", `${at(fileOffset)}: ${e.reason}; skipped`);
+        return;
+      }
       const name = e.name;
       if (name === "perf:comm") threads.set(e.tid, e.fields.comm as string);
       else if (name === "perf:fork") threads.fork(e.tid, e.fields.ptid as number);
+      else if (name === "lost") warn.add("lost", `${at(fileOffset)}: ${String(e.fields.count)} events lost (${recordName(type)} record)`);
       e.comm = e.tid >= 0 ? threads.get(e.tid) : null;
       out.push(e);
-    });
-    const single = streams.list.length === 1 ? streams.list[0] : undefined;
+    };
+    const list = streams.list;
+    const single = list.length === 1 ? list[0] : undefined;
     const st = new ChunkStream(file, h.dataStart, h.dataEnd);
-    const batch = this.batchSize;
     let failure: Error | null = null;
 
     for (;;) {
-      if (out.length >= batch) {
-        let i = 0;
-        for (; i + batch <= out.length; i += batch) yield out.slice(i, i + batch);
-        out = out.slice(i);
+      // What the last round let out goes first, a batch at a time (decoded objects stay young).
+      for (let r = queue.peekReady(); r !== undefined; r = queue.peekReady()) {
+        while (r.from < r.to) {
+          const j = r.from++;
+          const pos = r.pos[j] as number;
+          const view = arena.viewAt(pos);
+          const p = Arena.local(pos);
+          const sid = r.sid[j] as number;
+          emit(view.getUint32(p, le), view, arena.bytesAt(pos), p, sid >= 0 ? list[sid] : undefined, r.fileOff[j] as number);
+          if (out.length >= batch) {
+            yield out;
+            out = [];
+          }
+        }
       }
       if (st.available < 8) {
         if (st.remaining <= 0) break;
@@ -218,7 +241,6 @@ class PerfDataReader implements TraceReader {
       }
       let p = st.pos;
       const type = st.view.getUint32(p, le);
-      const misc = st.view.getUint16(p + 4, le);
       const size = st.view.getUint16(p + 6, le);
       if (size < 8) {
         failure = invalid(path, st.offset, `${recordName(type)} record claims size ${size} (a record is at least 8 bytes)`);
@@ -232,43 +254,44 @@ class PerfDataReader implements TraceReader {
         p = st.pos;
       }
       const v = st.view;
-      if (type === Rec.SAMPLE) {
-        let s = single;
-        if (s === undefined) {
-          const idPos = streams.sampleIdPos;
-          if (idPos >= 0 && idPos + 8 <= size) s = streams.byIdAt(v, p + idPos);
-          else if (idPos < 0) s = streams.list[0];
+      if (type === Rec.SAMPLE || type === Rec.COMM || type === Rec.FORK || type === Rec.EXIT || type === Rec.MMAP || type === Rec.MMAP2 || type === Rec.LOST || type === Rec.LOST_SAMPLES) {
+        let s: Stream | undefined | null;
+        if (type === Rec.SAMPLE) {
+          s = single;
           if (s === undefined) {
-            const id = idPos >= 0 && idPos + 8 <= size ? streams.idAt(v, p + idPos) : null;
-            warn.add("unknown-id", `${at(st.offset)}: SAMPLE for unknown event id ${id}; skipped`);
+            const idPos = streams.sampleIdPos;
+            if (idPos < 0) s = list[0];
+            else if (idPos + 8 <= size) s = streams.byIdAt(v, p + idPos);
+            if (s === undefined) {
+              const id = idPos >= 0 && idPos + 8 <= size ? streams.idAt(v, p + idPos) : null;
+              warn.add("unknown-id", `${at(st.offset)}: SAMPLE for unknown event id ${id}; skipped`);
+              st.skip(size);
+              continue;
+            }
+          }
+        } else {
+          s = this.trailerStream(v, p, size, single);
+          if (s === null) {
+            warn.add("unknown-id", `${at(st.offset)}: ${recordName(type)} for an unknown event id; skipped`);
             st.skip(size);
             continue;
           }
         }
-        const e = decodeSample(v, st.bytes, p, size, s, le);
-        if (e instanceof BadRecord) warn.add("bad-record", `${at(st.offset)}: ${e.reason}; skipped`);
-        else queue.push(e);
+        const bad = peekTime(type, v, p, size, s, le, key);
+        if (bad !== null) warn.add("bad-record", `${at(st.offset)}: ${bad}; skipped`);
+        // Untimed records go out at once, as in perf.
+        else if (key.hi === 0 && key.lo === 0) emit(type, v, st.bytes, p, s, st.offset);
+        else queue.push(st.bytes, p, size, key.hi, key.lo, key.cpu, s === undefined ? -1 : s.index, st.offset);
         st.skip(size);
+        if (out.length >= batch) {
+          yield out;
+          out = [];
+        }
         continue;
       }
       if (type < Rec.KERNEL_MAX) {
-        if (type === Rec.COMM || type === Rec.FORK || type === Rec.EXIT || type === Rec.MMAP || type === Rec.MMAP2 || type === Rec.LOST || type === Rec.LOST_SAMPLES) {
-          const s = this.trailerStream(v, p, size, single);
-          if (s === null) {
-            warn.add("unknown-id", `${at(st.offset)}: ${recordName(type)} for an unknown event id; skipped`);
-          } else {
-            const e = decodeSideband(type, misc, v, st.bytes, p, size, s, le);
-            if (e instanceof BadRecord) {
-              warn.add("bad-record", `${at(st.offset)}: ${e.reason}; skipped`);
-            } else {
-              if (e.name === "lost") warn.add("lost", `${at(st.offset)}: ${String(e.fields.count)} events lost (${recordName(type)} record)`);
-              queue.push(e);
-            }
-          }
-        } else if (type === 0) {
-          warn.add("unknown-record", `${at(st.offset)}: record type 0 (${size} bytes) skipped`);
-        }
         // Other kernel records (THROTTLE, SWITCH, KSYMBOL, …) are known and carry nothing modelled here.
+        if (type === 0) warn.add("unknown-record", `${at(st.offset)}: record type 0 (${size} bytes) skipped`);
         st.skip(size);
         continue;
       }
@@ -323,7 +346,7 @@ class PerfDataReader implements TraceReader {
           warn.add("auxtrace", `${at(st.offset)}: AUXTRACE_ERROR record`);
           break;
         default:
-          if (type >= Rec.USER_MAX || (type >= Rec.KERNEL_MAX && type < Rec.HEADER_ATTR)) {
+          if (type >= Rec.USER_MAX || type < Rec.HEADER_ATTR) {
             warn.add("unknown-record", `${at(st.offset)}: unknown record type ${type} (${size} bytes) skipped`);
           }
       }
@@ -331,9 +354,23 @@ class PerfDataReader implements TraceReader {
       st.skip(size);
     }
     queue.finish();
+    for (let r = queue.peekReady(); r !== undefined; r = queue.peekReady()) {
+      while (r.from < r.to) {
+        const j = r.from++;
+        const pos = r.pos[j] as number;
+        const view = arena.viewAt(pos);
+        const p = Arena.local(pos);
+        const sid = r.sid[j] as number;
+        emit(view.getUint32(p, le), view, arena.bytesAt(pos), p, sid >= 0 ? list[sid] : undefined, r.fileOff[j] as number);
+        if (out.length >= batch) {
+          yield out;
+          out = [];
+        }
+      }
+    }
     if (queue.unordered > 0) warn.add("order", `${queue.unordered} events arrived after newer ones had gone out (a round was not ordered; perf reports these too)`);
-    if (queue.overflows > 0) warn.add("order", `${queue.overflows} times more than ${queue.limit} events waited for a FINISHED_ROUND; the older half went out early`);
-    for (let i = 0; i < out.length; i += batch) yield out.slice(i, i + batch);
+    if (queue.overflows > 0) warn.add("order", `${queue.overflows} times more than ${queue.limit} records waited for a FINISHED_ROUND; the older half went out early`);
+    if (out.length > 0) yield out;
     out = [];
     warn.summarise();
     if (failure) throw failure;

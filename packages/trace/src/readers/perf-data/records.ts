@@ -199,6 +199,46 @@ export function decodeSideband(type: number, misc: number, view: DataView, bytes
   }
 }
 
+/** Where a record sits in time, read without decoding it: timestamp halves (0, 0 when it has none) and CPU. */
+export interface TimeKey {
+  hi: number;
+  lo: number;
+  cpu: number;
+}
+
+/**
+ * Reads the timestamp and CPU of a SAMPLE (`type` 9) or sideband record, for
+ * ordering. Returns why the record cannot be read when it is too short for its
+ * layout (the caller skips it), else null.
+ */
+export function peekTime(type: number, view: DataView, pos: number, size: number, s: Stream | undefined, le: boolean, out: TimeKey): string | null {
+  out.hi = 0;
+  out.lo = 0;
+  out.cpu = -1;
+  let time: number;
+  let cpu: number;
+  if (type === Rec.SAMPLE) {
+    const L = (s as Stream).sample;
+    if (L.fixedEnd > size) return `SAMPLE of ${size} bytes is shorter than its sample_type needs (${L.fixedEnd})`;
+    time = L.time < 0 ? -1 : pos + L.time;
+    cpu = L.cpu < 0 ? -1 : pos + L.cpu;
+  } else {
+    const trailerSize = s === undefined ? 0 : s.trailer.size;
+    const minBody = MIN_BODY[type] ?? 8;
+    if (size < minBody + trailerSize) return `${recordName(type)} of ${size} bytes is shorter than its ${minBody + trailerSize}-byte minimum`;
+    if (s === undefined || trailerSize === 0) return null;
+    const t = pos + size - trailerSize;
+    time = s.trailer.time < 0 ? -1 : t + s.trailer.time;
+    cpu = s.trailer.cpu < 0 ? -1 : t + s.trailer.cpu;
+  }
+  if (time >= 0) {
+    out.hi = view.getUint32(le ? time + 4 : time, le);
+    out.lo = view.getUint32(le ? time : time + 4, le);
+  }
+  if (cpu >= 0) out.cpu = view.getUint32(cpu, le);
+  return null;
+}
+
 /** Smallest record size (header and body, no trailer) of each sideband type. */
 const MIN_BODY: Readonly<Record<number, number>> = {
   [Rec.COMM]: 16,

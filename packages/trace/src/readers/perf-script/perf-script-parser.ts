@@ -21,6 +21,9 @@ const RECORD = /^(PERF_RECORD_[A-Z0-9_]+)(.*)$/;
 const FORK_EXIT = /^\((-?\d+):(-?\d+)\):\((-?\d+):(-?\d+)\)$/;
 const COMM_REC = /^( exec)?: (.*):(-?\d+)\/(-?\d+)$/;
 const NRCPUS = /^# nrcpus avail : (\d+)/;
+/** `perf script --header` lines kept as properties, named as the perf.data reader names them. */
+const HEADER_PROPS: Record<string, string> = { hostname: "hostname", "os release": "osRelease", "perf version": "perfVersion", arch: "arch", cpudesc: "cpuDesc", cpuid: "cpuId", cmdline: "cmdline" };
+const HEADER_PROP = /^# (hostname|os release|perf version|arch|cpudesc|cpuid|cmdline) : (.*)$/;
 const CLOCKID = /^# clockid: (\S+) \((\d+)\)/;
 const REFERENCE = /^# reference time: .* = (\d+)\.(\d+) \(TOD\) = (\d+)\.(\d+) \((\S+)\)/;
 
@@ -53,6 +56,7 @@ class PerfScriptParser implements LineParser {
   private readonly cpus = new Set<number>();
   private missing: string[] | null = null;
   private callchainLines = 0;
+  private readonly headerProps: Record<string, string> = {};
 
   constructor(
     private readonly sink: LineSink,
@@ -145,6 +149,7 @@ class PerfScriptParser implements LineParser {
     let h: RegExpExecArray | null;
     if (text.startsWith("# ========") || text.startsWith("# captured on")) this.header = true;
     else if ((h = NRCPUS.exec(text)) !== null) this.cpuCount = Number(h[1]);
+    else if ((h = HEADER_PROP.exec(text)) !== null) this.headerProps[HEADER_PROPS[h[1] as string] as string] = (h[2] as string).trim();
     else if ((h = CLOCKID.exec(text)) !== null) {
       this.clockId = Number(h[2]);
       this.clockIdName = CLOCK_NAMES[this.clockId] ?? `clockid ${this.clockId} (${h[1]})`;
@@ -172,7 +177,6 @@ class PerfScriptParser implements LineParser {
     }
     if ([...this.forms].some((d) => d < 9)) notes.push(`${this.path}: times are printed with fewer than 9 decimals: ns digits are lost (use perf script --ns)`);
     if (this.missing !== null && this.missing.length > 0) notes.push(`${this.path}: lines carry no ${this.missing.join(" or ")} field: those are -1 in every event (add -F ${this.missing.join(",")})`);
-    if (this.clockData !== undefined) notes.push(`${this.path}: the header's reference time gives the wall clock with µs precision only`);
     return { clock, notes };
   }
 
@@ -190,9 +194,18 @@ class PerfScriptParser implements LineParser {
         buffers: [{ name: "", clock, cpus: [...this.cpus].sort((a, b) => a - b) }],
         cpuCount: this.cpuCount,
         timeRecords,
+        properties: this.properties(),
       },
       notes,
     };
+  }
+
+  private properties(): Record<string, string> {
+    const p: Record<string, string> = { ...this.headerProps };
+    const forms = [...this.forms];
+    if (forms.length > 0) p.timestampPrecision = forms.every((d) => d === 9) ? "exact: printed as sec.nsec (--ns)" : `printed with ${Math.min(...forms)} decimals: ns digits are not in the text`;
+    if (this.clockData !== undefined) p.referenceTimePrecision = "the header's wall clock (TOD) is printed to the µs";
+    return p;
   }
 }
 

@@ -1,7 +1,8 @@
 import type { GuestRecord, TimeRecords, TimeShiftRecord, TscConversion } from "../../model/event.js";
 import { BufferCursor, type ByteCursor, invalidTrace, safeNumber } from "../../ftrace/byte-cursor.js";
-import type { EventFormat, PageHeaderLayout } from "../../ftrace/event-format.js";
+import type { PageHeaderLayout } from "../../ftrace/event-format.js";
 import {
+  FormatTable,
   hasTracingMagic,
   readCmdlines,
   readEventFormats,
@@ -50,7 +51,8 @@ export interface TraceDatLayout {
   readonly decompress: Decompressor | null;
   readonly headerPage: PageHeaderLayout;
   readonly longSize: number;
-  readonly formats: ReadonlyMap<number, EventFormat>;
+  /** Event formats, parsed when first used. */
+  readonly formats: FormatTable;
   readonly cmdlines: ReadonlyMap<number, string>;
   readonly buffers: readonly BufferLayout[];
   readonly cpuCount: number | null;
@@ -299,7 +301,6 @@ export function readTraceDatLayout(src: FileSource): TraceDatLayout {
   if (h.pageSize < 64 || h.pageSize > 1 << 24 || (h.pageSize & (h.pageSize - 1)) !== 0) throw invalidTrace(path, h.end - 4, `page size ${h.pageSize} is not a plausible power of two`);
   const warnings: string[] = [];
   const st = newOptionsState();
-  const formats = new Map<number, EventFormat>();
   const userLong = h.longSize === 4 ? 4 : 8;
 
   if (h.version === "6") {
@@ -307,8 +308,9 @@ export function readTraceDatLayout(src: FileSource): TraceDatLayout {
     const info = readHeaderInfo(c, path, userLong);
     warnings.push(...info.warnings);
     const longSize = info.headerPage.commitSize;
-    readFtraceFormats(c, path, longSize, formats, warnings);
-    readEventFormats(c, path, longSize, formats, warnings);
+    const formats = new FormatTable(longSize, path, warnings);
+    readFtraceFormats(c, path, formats.sink);
+    readEventFormats(c, path, formats.sink);
     skipKallsyms(c);
     readPrintk(c, path);
     const cmdlines = readCmdlines(c, path);
@@ -383,10 +385,11 @@ export function readTraceDatLayout(src: FileSource): TraceDatLayout {
   const info = readHeaderInfo(sec(OPTION.HEADER_INFO) as BufferCursor, path, userLong);
   warnings.push(...info.warnings);
   const longSize = info.headerPage.commitSize;
+  const formats = new FormatTable(longSize, path, warnings);
   const ft = sec(OPTION.FTRACE_EVENTS);
-  if (ft) readFtraceFormats(ft, path, longSize, formats, warnings);
+  if (ft) readFtraceFormats(ft, path, formats.sink);
   const ev = sec(OPTION.EVENT_FORMATS);
-  if (ev) readEventFormats(ev, path, longSize, formats, warnings);
+  if (ev) readEventFormats(ev, path, formats.sink);
   const cl = sec(OPTION.CMDLINES);
   const cmdlines = cl ? readCmdlines(cl, path) : new Map<number, string>();
 

@@ -1,7 +1,7 @@
 import type { BufferInfo, ClockUnit, EventFields, TraceClock, TraceEvent, TraceInfo, TraceReader } from "../../model/event.js";
 import type { ReaderOptions } from "../../model/format-reader.js";
 import { MinHeap } from "../../model/min-heap.js";
-import { createFieldDecoder, type FieldDecoder } from "../../ftrace/field-decoder.js";
+import { commonPidOffset, createFieldsDecoder, type FieldsDecoder } from "../../ftrace/field-decoder.js";
 import { CpuStream } from "./cpu-stream.js";
 import type { FileSource } from "./file-source.js";
 import type { TraceDatLayout } from "./metadata.js";
@@ -24,7 +24,9 @@ export function ftraceClockUnit(name: string | null): ClockUnit {
 
 interface EventKind {
   readonly name: string;
-  readonly decode: FieldDecoder | null;
+  readonly decode: FieldsDecoder | null;
+  /** Offset of common_pid in the record, or -1. */
+  readonly pidAt: number;
 }
 
 /** An opened trace.dat: header facts in `info`, events merged across CPUs and buffers in `batches()`. */
@@ -34,7 +36,10 @@ export class TraceDatReader implements TraceReader {
   private suppressed = 0;
   private iterated = false;
   private closed = false;
-  private readonly kinds = new Map<number, EventKind>();
+  /** By event ID (u16): looked up per event, so an array rather than a map. */
+  private readonly kinds: (EventKind | undefined)[] = [];
+  private lastTid = -2;
+  private lastComm: string | null = null;
   private readonly batchSize: number;
 
   constructor(
@@ -75,15 +80,17 @@ export class TraceDatReader implements TraceReader {
   }
 
   private kindOf(id: number): EventKind {
-    let k = this.kinds.get(id);
-    if (k) return k;
-    const f = this.layout.formats.get(id);
-    if (f) k = { name: `${f.system}:${f.name}`, decode: createFieldDecoder(f, this.layout.littleEndian) };
+    const known = this.kinds[id];
+    if (known) return known;
+    const f = this.layout.formats.lookup(id);
+    let k: EventKind;
+    if (f !== undefined && typeof f !== "string") k = { name: `${f.system}:${f.name}`, decode: createFieldsDecoder(f, this.layout.littleEndian), pidAt: commonPidOffset(f) };
     else {
-      k = { name: `unknown:${id}`, decode: null };
-      this.warn(`${this.src.path}: event type ${id} has no format in the file; its events are named ${k.name} with no fields`);
+      k = { name: `unknown:${id}`, decode: null, pidAt: 4 };
+      if (typeof f === "string") this.warn(`${f}; events of type ${id} are named ${k.name} with no fields`);
+      this.warn(`${this.src.path}: event type ${id} has no format in the file${typeof f === "string" ? " that parses" : ""}; its events are named ${k.name} with no fields`);
     }
-    this.kinds.set(id, k);
+    if (id >= 0) this.kinds[id] = k;
     return k;
   }
 
@@ -126,19 +133,20 @@ export class TraceDatReader implements TraceReader {
       return { ts, cpu: s.cpu, pid: -1, tid: -1, comm: null, name: "lost", fields: { count }, buffer: bufferName };
     }
     const len = s.recLength;
-    const id = len >= 2 ? s.view.getUint16(s.recStart, this.layout.littleEndian) : -1;
-    const k = this.kindOf(id);
-    let tid = -1;
-    let fields: EventFields;
-    if (k.decode) {
-      const d = k.decode(s.view, s.recStart, len);
-      tid = d.pid;
-      fields = d.fields;
-    } else {
-      fields = {};
-      if (len >= 8) tid = s.view.getInt32(s.recStart + 4, this.layout.littleEndian);
+    const view = s.view;
+    const start = s.recStart;
+    const le = this.layout.littleEndian;
+    const id = len >= 2 ? view.getUint16(start, le) : -1;
+    const k = this.kinds[id] ?? this.kindOf(id);
+    const tid = k.pidAt >= 0 && k.pidAt + 4 <= len ? view.getInt32(start + k.pidAt, le) : -1;
+    const fields: EventFields = k.decode ? k.decode(view, s.buf, start, len) : {};
+    let comm: string | null;
+    if (tid === this.lastTid) comm = this.lastComm;
+    else {
+      comm = tid === 0 ? "<idle>" : (this.layout.cmdlines.get(tid) ?? null);
+      this.lastTid = tid;
+      this.lastComm = comm;
     }
-    const comm = tid === 0 ? "<idle>" : (this.layout.cmdlines.get(tid) ?? null);
     return { ts, cpu: s.cpu, pid: -1, tid, comm, name: k.name, fields, buffer: bufferName };
   }
 
