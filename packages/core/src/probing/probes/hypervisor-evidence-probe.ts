@@ -3,12 +3,16 @@ import { FACT, type HypervisorName } from "../fact-names.js";
 import { kernelLogLines, logLineSource } from "../kernel-log.js";
 import type { CapabilityProbe } from "../probe.js";
 import type { SystemView } from "../system-view.js";
+import { firmwareHypervisorFacts } from "./hypervisor-firmware-evidence.js";
+import { hypervisorFactsFromLogLine } from "./hypervisor-log-evidence.js";
 
 /** Maps the name in the kernel's `Hypervisor detected: X` / `Booting paravirtualized kernel on X` lines. */
 export function hypervisorFromKernelName(name: string): HypervisorName | null {
   const n = name.trim().toLowerCase();
   if (n === "bare hardware" || n === "") return null;
   if (n === "kvm") return "kvm";
+  // PVM ("pagetable-based virtual machine") is a KVM variant: its guests run kvm-clock.
+  if (n === "pvm") return "kvm";
   if (n.includes("hyper-v")) return "hyperv";
   if (n.startsWith("vmware")) return "vmware";
   if (n.startsWith("xen")) return "xen";
@@ -81,9 +85,14 @@ const DMI_FIELDS = ["sys_vendor", "product_name", "bios_vendor", "bios_version",
 const DMI_DIRS = ["sys/class/dmi/id", "sys/devices/virtual/dmi/id"];
 
 /**
- * Hypervisor evidence that is not CPUID: `/sys/hypervisor/type`, `/proc/xen`,
- * DMI strings, the kernel log's `Hypervisor detected:` and guest-only
- * clocksources. (The CPUID signature is the x86 package's.)
+ * Hypervisor evidence that is not CPUID — what `systemd-detect-virt` and
+ * `virt-what` look at, and what only the kernel log has: `/sys/hypervisor/type`,
+ * `/proc/xen`, DMI strings (sysfs, or the log's `DMI:` line), PCI ids of
+ * paravirtual devices, the device tree's hypervisor node, the SMBIOS "virtual
+ * machine" bit, s390 `/proc/sysinfo`, the log's `Hypervisor detected:`, ACPI OEM
+ * ids, paravirtual drivers, virtual devices and "TSC freq read from hypervisor",
+ * and guest-only clocksources. Each is a fact with its source and a confidence.
+ * (The CPUID signature is the x86 package's.)
  */
 export class HypervisorEvidenceProbe implements CapabilityProbe {
   readonly id = "hypervisor-evidence";
@@ -130,6 +139,7 @@ export class HypervisorEvidenceProbe implements CapabilityProbe {
     const log = view.kernelLog();
     if (log.ok) {
       let kvmHostLine = false;
+      const seenLogEvidence = new Set<string>();
       for (const line of kernelLogLines(log.value)) {
         const m = /^Hypervisor detected: (.+?)\s*$/.exec(line.message) ?? /^Booting paravirtualized kernel on (.+?)\s*$/.exec(line.message);
         if (m) {
@@ -139,6 +149,13 @@ export class HypervisorEvidenceProbe implements CapabilityProbe {
         }
         const named = LOG_HYPERVISOR.find((r) => r.re.test(line.message));
         if (named) out.push(fact(FACT.hypervisor, named.hypervisor, logLineSource(log.source, line), "derived", named.what));
+        // DMI, ACPI OEM ids, paravirtual drivers, virtual devices: the first line of each kind is enough.
+        for (const f of hypervisorFactsFromLogLine(line.message, logLineSource(log.source, line), hypervisorFromKernelName)) {
+          const kind = `${f.name}|${String(f.value)}|${f.reason ?? ""}`;
+          if (seenLogEvidence.has(kind)) continue;
+          seenLogEvidence.add(kind);
+          out.push(f);
+        }
         if (!kvmHostLine && KVM_HOST_LOG.test(line.message)) {
           kvmHostLine = true;
           out.push(fact(FACT.kvmHost, true, logLineSource(log.source, line), "derived", "KVM initialised as a hypervisor in this kernel"));
@@ -147,6 +164,7 @@ export class HypervisorEvidenceProbe implements CapabilityProbe {
     } else {
       out.push(unknownFact("kernel.log", log.source, log.reason));
     }
+    out.push(...firmwareHypervisorFacts(view));
     const avail = view.readText("sys/devices/system/clocksource/clocksource0/available_clocksource");
     if (avail.ok) {
       for (const name of avail.value.split(/\s+/)) {
