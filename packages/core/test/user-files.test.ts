@@ -33,6 +33,8 @@ const tmp = mkdtempSync(join(tmpdir(), `core-user-files-${process.pid}-`));
 const isRoot = process.geteuid?.() === 0;
 const haveMkfifo = spawnSync("mkfifo", ["--version"]).status === 0;
 if (!haveMkfifo) console.warn("skipping FIFO cases: mkfifo is not installed");
+if (isRoot) console.warn("skipping the unreadable-file case: running as root, every file is readable");
+else console.warn("skipping the protected-symlink and full-filesystem cases: they need root (lchown, mount)");
 let seq = 0;
 const fresh = (name: string) => join(tmp, `${seq++}-${name}`);
 
