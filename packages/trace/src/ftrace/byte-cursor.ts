@@ -33,26 +33,20 @@ export function invalidTrace(where: string, offset: number, what: string): Clock
 }
 
 const latin1 = new TextDecoder("latin1");
-const utf8 = new TextDecoder("utf-8");
 
-/** Decodes bytes as UTF-8 (invalid sequences become U+FFFD), with a fast path for short ASCII. */
+// Node's Buffer decodes a range without copying it first; the view of the last array is kept
+// because a reader decodes many strings from one page in a row.
+let lastArray: Uint8Array | null = null;
+let lastBuffer: Buffer = Buffer.alloc(0);
+
+/** Decodes bytes `[start, end)` as UTF-8 (invalid sequences become U+FFFD). */
 export function decodeText(b: Uint8Array, start = 0, end = b.length): string {
-  const n = end - start;
-  if (n <= 64) {
-    let ascii = true;
-    for (let i = start; i < end; i++) {
-      if ((b[i] as number) >= 0x80) {
-        ascii = false;
-        break;
-      }
-    }
-    if (ascii) {
-      let s = "";
-      for (let i = start; i < end; i++) s += String.fromCharCode(b[i] as number);
-      return s;
-    }
+  if (end <= start) return "";
+  if (b !== lastArray) {
+    lastArray = b;
+    lastBuffer = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   }
-  return utf8.decode(b.subarray(start, end));
+  return lastBuffer.toString("utf8", start, end);
 }
 
 /** Byte-exact text for format files and other metadata (never fails). */

@@ -57,7 +57,31 @@ export interface PageHeaderLayout {
 }
 
 const FIELD_LINE = /^\s*field(?:\s+special)?\s*:(.*)$/;
-const DECL = /^(.*?)([A-Za-z_][A-Za-z0-9_]*)\s*(?:\[([^\]]*)\])?\s*$/;
+function isIdentChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
+}
+
+/**
+ * Splits a declaration `TYPE NAME`, `TYPE NAME[LEN]` or `__data_loc TYPE[] NAME` into
+ * its parts by scanning from the end (no backtracking: format files come from the file).
+ */
+function splitDecl(decl: string): { type: string; name: string; array: string | undefined } | null {
+  let end = decl.length;
+  while (end > 0 && decl.charCodeAt(end - 1) <= 32) end--;
+  let array: string | undefined;
+  if (end > 0 && decl[end - 1] === "]") {
+    const open = decl.lastIndexOf("[", end - 1);
+    if (open < 0) return null;
+    array = decl.slice(open + 1, end - 1);
+    end = open;
+    while (end > 0 && decl.charCodeAt(end - 1) <= 32) end--;
+  }
+  let start = end;
+  while (start > 0 && isIdentChar(decl.charCodeAt(start - 1))) start--;
+  const first = decl.charCodeAt(start);
+  if (start === end || (first >= 48 && first <= 57)) return null;
+  return { type: decl.slice(0, start).trim(), name: decl.slice(start, end), array };
+}
 
 function fail(system: string, what: string, where?: string): never {
   throw new ClocksourceError("INVALID_TRACE", `${where ? where + ": " : ""}event format (${system}): ${what}`);
@@ -153,19 +177,21 @@ function parseFieldLine(line: string, system: string, longSize: number, where?: 
   let offset: number | null = null;
   let size: number | null = null;
   let signed: boolean | null = null;
-  for (const p of parts.slice(1)) {
-    const kv = /^\s*(\w+)\s*:\s*(.*?)\s*$/.exec(p);
-    if (!kv) continue;
-    const v = parseInteger(kv[2] as string);
-    if (kv[1] === "offset") offset = v;
-    else if (kv[1] === "size") size = v;
-    else if (kv[1] === "signed") signed = v === null ? null : v !== 0;
+  for (let i = 1; i < parts.length; i++) {
+    const p = parts[i] as string;
+    const colon = p.indexOf(":");
+    if (colon < 0) continue;
+    const key = p.slice(0, colon).trim();
+    const v = parseInteger(p.slice(colon + 1));
+    if (key === "offset") offset = v;
+    else if (key === "size") size = v;
+    else if (key === "signed") signed = v === null ? null : v !== 0;
   }
-  const d = DECL.exec(decl);
+  const d = splitDecl(decl);
   if (!d || offset === null || size === null) fail(system, `field line does not parse: ${JSON.stringify(line.trim())}`, where);
-  const name = d[2] as string;
-  const typeText = (d[1] as string).trim();
-  const arrayText = d[3];
+  const name = d.name;
+  const typeText = d.type;
+  const arrayText = d.array;
   if (typeText === "") fail(system, `field ${name} has no type`, where);
   let dynamic: "data_loc" | "rel_loc" | null = null;
   let elementType = typeText;
@@ -273,9 +299,9 @@ export function parseHeaderPage(text: string, longSize: number): PageHeaderLayou
   for (const line of text.split("\n")) {
     const m = /field:\s*(.*?)\s*;\s*offset:\s*(\d+)\s*;\s*size:\s*(\d+)\s*;/.exec(line);
     if (!m) continue;
-    const d = DECL.exec((m[1] as string).trim());
+    const d = splitDecl((m[1] as string).trim());
     if (!d) continue;
-    const nm = d[2] as string;
+    const nm = d.name;
     if (!byName.has(nm)) byName.set(nm, { offset: Number(m[2]), size: Number(m[3]) });
   }
   const fallbacks: string[] = [];

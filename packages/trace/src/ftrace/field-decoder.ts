@@ -109,40 +109,20 @@ function cString(u8: Uint8Array, start: number, end: number): string {
   return decodeText(u8, start, e);
 }
 
+/** Decodes the fields of one record given both views of its bytes (what the readers' hot loops call). */
+export type FieldsDecoder = (view: DataView, bytes: Uint8Array, offset: number, length: number) => EventFields;
+
 /**
- * Compiles a decoder for one event format: the format is looked at once, here,
- * and each record is then decoded by offset. Integers up to 32 bits become
- * numbers and 64-bit ones bigints (exact); `char` arrays, trailing `char x[]`
- * and `__data_loc char[]` become strings (up to the first NUL); other arrays
- * become number or bigint arrays; anything else (odd sizes, structs) a copy of
- * its bytes. A field that lies outside the record decodes to null.
- *
- * @param record the bytes holding the record; `offset` and `length` delimit the record in it
+ * The fields-only form of {@link createFieldDecoder}, for readers that hold a
+ * DataView and a Uint8Array over the same bytes and read `common_pid` themselves.
  */
-export function createFieldDecoder(format: EventFormat, littleEndian: boolean): FieldDecoder {
+export function createFieldsDecoder(format: EventFormat, littleEndian: boolean): FieldsDecoder {
   const le = littleEndian;
   const steps = format.fields.map(compile);
-  const pidField = format.commonFields.find((f) => f.name === "common_pid");
-  const pidOffset = pidField && pidField.size === 4 ? pidField.offset : -1;
   // A field named __proto__ must not reach a plain object's prototype setter.
   const nullProto = steps.some((s) => s.name === "__proto__");
-  let lastRecord: Uint8Array | DataView | null = null;
-  let view: DataView = new DataView(new ArrayBuffer(0));
-  let bytes: Uint8Array = new Uint8Array(0);
-
-  return (record, offset, length) => {
-    if (record !== lastRecord) {
-      lastRecord = record;
-      if (record instanceof Uint8Array) {
-        bytes = record;
-        view = new DataView(record.buffer, record.byteOffset, record.byteLength);
-      } else {
-        view = record;
-        bytes = new Uint8Array(record.buffer, record.byteOffset, record.byteLength);
-      }
-    }
+  return (view, bytes, offset, length) => {
     const end = offset + length;
-    const pid = pidOffset >= 0 && pidOffset + 4 <= length ? view.getInt32(offset + pidOffset, le) : -1;
     const fields: EventFields = nullProto ? (Object.create(null) as EventFields) : {};
     for (let i = 0; i < steps.length; i++) {
       const s = steps[i] as Step;
@@ -179,6 +159,46 @@ export function createFieldDecoder(format: EventFormat, littleEndian: boolean): 
       }
       fields[s.name] = value;
     }
-    return { pid, fields };
+    return fields;
+  };
+}
+
+/** Offset of `common_pid` (a 4-byte int) in a format's records, or -1. */
+export function commonPidOffset(format: EventFormat): number {
+  const f = format.commonFields.find((c) => c.name === "common_pid");
+  return f && f.size === 4 ? f.offset : -1;
+}
+
+/**
+ * Compiles a decoder for one event format: the format is looked at once, here,
+ * and each record is then decoded by offset. Integers up to 32 bits become
+ * numbers and 64-bit ones bigints (exact); `char` arrays, trailing `char x[]`
+ * and `__data_loc char[]` become strings (up to the first NUL); other arrays
+ * become number or bigint arrays; anything else (odd sizes, structs) a copy of
+ * its bytes. A field that lies outside the record decodes to null.
+ *
+ * @param record the bytes holding the record; `offset` and `length` delimit the record in it
+ */
+export function createFieldDecoder(format: EventFormat, littleEndian: boolean): FieldDecoder {
+  const le = littleEndian;
+  const decode = createFieldsDecoder(format, le);
+  const pidOffset = commonPidOffset(format);
+  let lastRecord: Uint8Array | DataView | null = null;
+  let view: DataView = new DataView(new ArrayBuffer(0));
+  let bytes: Uint8Array = new Uint8Array(0);
+
+  return (record, offset, length) => {
+    if (record !== lastRecord) {
+      lastRecord = record;
+      if (record instanceof Uint8Array) {
+        bytes = record;
+        view = new DataView(record.buffer, record.byteOffset, record.byteLength);
+      } else {
+        view = record;
+        bytes = new Uint8Array(record.buffer, record.byteOffset, record.byteLength);
+      }
+    }
+    const pid = pidOffset >= 0 && pidOffset + 4 <= length ? view.getInt32(offset + pidOffset, le) : -1;
+    return { pid, fields: decode(view, bytes, offset, length) };
   };
 }

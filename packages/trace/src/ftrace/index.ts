@@ -3,7 +3,7 @@
  * `format` files, the tracing-data block, and per-format record decoders.
  */
 export { parseEventFormat, parseHeaderPage, type EventFormat, type FormatField, type PageHeaderLayout } from "./event-format.js";
-export { createFieldDecoder, type FieldDecoder } from "./field-decoder.js";
+export { createFieldDecoder, createFieldsDecoder, commonPidOffset, type FieldDecoder, type FieldsDecoder } from "./field-decoder.js";
 export {
   parseTracingData,
   parseCmdlines,
@@ -17,6 +17,9 @@ export {
   readCmdlines,
   skipKallsyms,
   TRACING_LIMITS,
+  FormatTable,
+  eagerFormats,
+  type FormatSink,
   type TracingData,
   type TracingHeader,
 } from "./tracing-data.js";

@@ -73,6 +73,9 @@ export function readHeaderInfo(c: ByteCursor, where: string, fileLongSize: numbe
   return { headerPage, headerEvent, warnings };
 }
 
+/** Receives each format file of a tracing-data block: its text, system and offset. */
+export type FormatSink = (text: string, system: string, at: number) => void;
+
 function addFormat(formats: Map<number, EventFormat>, warnings: string[], text: string, system: string, longSize: number, where: string, at: number): void {
   let f: EventFormat;
   try {
@@ -88,20 +91,83 @@ function addFormat(formats: Map<number, EventFormat>, warnings: string[], text: 
   formats.set(f.id, f);
 }
 
+/** A sink that parses every format now, into `formats` (problems go to `warnings`). */
+export function eagerFormats(formats: Map<number, EventFormat>, warnings: string[], longSize: number, where: string): FormatSink {
+  return (text, system, at) => addFormat(formats, warnings, text, system, longSize, where, at);
+}
+
+const ID_LINE = /^ID:\s*(\d+)\s*$/m;
+
+/**
+ * Event formats by ID, each parsed the first time it is asked for: a trace.dat
+ * carries every format of the machine (thousands) and a trace uses a few.
+ * A format whose ID cannot be found is parsed at once, so its error is known.
+ */
+export class FormatTable {
+  private readonly texts = new Map<number, { text: string; system: string; at: number }>();
+  private readonly parsed = new Map<number, EventFormat | string>();
+
+  constructor(
+    private readonly longSize: number,
+    private readonly where: string,
+    private readonly warnings: string[],
+  ) {}
+
+  /** The sink that fills this table. */
+  readonly sink: FormatSink = (text, system, at) => {
+    const m = ID_LINE.exec(text);
+    const id = m ? Number(m[1]) : NaN;
+    if (!Number.isSafeInteger(id)) {
+      const one = new Map<number, EventFormat>();
+      addFormat(one, this.warnings, text, system, this.longSize, this.where, at);
+      for (const [k, f] of one) this.parsed.set(k, f);
+      return;
+    }
+    if (this.texts.has(id)) {
+      const old = this.texts.get(id) as { system: string };
+      this.warnings.push(`${this.where}: offset 0x${at.toString(16)}: event ID ${id} (system ${system}) repeats one of system ${old.system}; the later one is used`);
+      this.parsed.delete(id);
+    }
+    this.texts.set(id, { text, system, at });
+  };
+
+  /** The format of an event ID, an error message when its file does not parse, or undefined when the file has none. */
+  lookup(id: number): EventFormat | string | undefined {
+    const done = this.parsed.get(id);
+    if (done !== undefined) return done;
+    const t = this.texts.get(id);
+    if (!t) return undefined;
+    let r: EventFormat | string;
+    try {
+      r = parseEventFormat(t.text, t.system, this.longSize);
+      if (r.id !== id) r = `${this.where}: offset 0x${t.at.toString(16)}: event format (${t.system}): ID ${r.id} read where ${id} was found`;
+    } catch (e) {
+      r = `${this.where}: offset 0x${t.at.toString(16)}: ${(e as Error).message}`;
+    }
+    this.parsed.set(id, r);
+    return r;
+  }
+
+  /** Number of formats in the file. */
+  get size(): number {
+    return this.texts.size + [...this.parsed.keys()].filter((k) => !this.texts.has(k)).length;
+  }
+}
+
 /** Reads the ftrace formats block: u32 count, then per format a u64 size and the text. */
-export function readFtraceFormats(c: ByteCursor, where: string, longSize: number, formats: Map<number, EventFormat>, warnings: string[]): void {
+export function readFtraceFormats(c: ByteCursor, where: string, sink: FormatSink): void {
   const at = c.position;
   const count = c.u32();
   if (count > TRACING_LIMITS.formatCount) throw invalidTrace(where, at, `${count} ftrace formats is implausible`);
   for (let i = 0; i < count; i++) {
     const size = sizeChecked(c, c.u64(), TRACING_LIMITS.formatFile, where, "ftrace format");
     const p = c.position;
-    addFormat(formats, warnings, decodeLatin1(c.bytes(size)), "ftrace", longSize, where, p);
+    sink(decodeLatin1(c.bytes(size)), "ftrace", p);
   }
 }
 
 /** Reads the event formats block: u32 systems; per system its name, u32 count, then u64 size + text per format. */
-export function readEventFormats(c: ByteCursor, where: string, longSize: number, formats: Map<number, EventFormat>, warnings: string[]): void {
+export function readEventFormats(c: ByteCursor, where: string, sink: FormatSink): void {
   let at = c.position;
   const systems = c.u32();
   if (systems > TRACING_LIMITS.formatCount) throw invalidTrace(where, at, `${systems} event systems is implausible`);
@@ -113,7 +179,7 @@ export function readEventFormats(c: ByteCursor, where: string, longSize: number,
     for (let i = 0; i < count; i++) {
       const size = sizeChecked(c, c.u64(), TRACING_LIMITS.formatFile, where, `${system} format`);
       const p = c.position;
-      addFormat(formats, warnings, decodeLatin1(c.bytes(size)), system, longSize, where, p);
+      sink(decodeLatin1(c.bytes(size)), system, p);
     }
   }
 }
@@ -211,8 +277,9 @@ export function parseTracingData(bytes: Uint8Array, littleEndian: boolean, where
   const { headerPage, headerEvent, warnings } = readHeaderInfo(c, where, userLong);
   const longSize = headerPage.commitSize;
   const formats = new Map<number, EventFormat>();
-  readFtraceFormats(c, where, longSize, formats, warnings);
-  readEventFormats(c, where, longSize, formats, warnings);
+  const sink = eagerFormats(formats, warnings, longSize, where);
+  readFtraceFormats(c, where, sink);
+  readEventFormats(c, where, sink);
   const kallsymsSize = skipKallsyms(c);
   const printkFormats = readPrintk(c, where);
   // perf before its tracing-data version 0.6 stopped here; trace.dat v6 goes on with the cpu count.
