@@ -252,7 +252,7 @@ describe("clocksource kvm-mapping: debugfs values and VMs (subprocess)", () => {
       expect(r.status, r.stderr).toBe(0);
       const file = parseMappingFile(r.stdout);
       expect(file.origin).toMatchObject({ pid: 93, vm: vmArgs[vmArgs.length - 1] });
-      expect(file.epochs[0]?.vcpus?.get(0)?.tscOffset).toBe(offset);
+      expect((file.epochs[0]?.vcpus?.get(0) as { tscOffset?: string } | undefined)?.tscOffset).toBe(offset);
     }
     const wrongPid = runCli(["kvm-mapping", "--pid", "94", "--vm", "93-10", "--debugfs", root]);
     expect(wrongPid.status).toBe(2);
