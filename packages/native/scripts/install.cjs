@@ -10,7 +10,7 @@
  */
 "use strict";
 const { spawnSync } = require("node:child_process");
-const { existsSync, rmSync, writeFileSync } = require("node:fs");
+const { closeSync, existsSync, openSync, rmSync, writeFileSync, writeSync } = require("node:fs");
 const { join } = require("node:path");
 
 const dir = join(__dirname, "..");
@@ -34,6 +34,26 @@ function nodeGypCommand() {
   return null;
 }
 
+/**
+ * npm runs dependencies' install scripts in the background and shows their
+ * output only when they fail; this one must not fail, so the line also goes
+ * to the terminal itself when there is one.
+ */
+function notice(line) {
+  process.stderr.write(line);
+  if (process.stderr.isTTY) return;
+  try {
+    const fd = openSync("/dev/tty", "w");
+    try {
+      writeSync(fd, line);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // No terminal (CI, a service): stderr and install-notice.txt carry it.
+  }
+}
+
 function main() {
   if (process.env.CLOCKSOURCE_NATIVE === "0") return;
   const prebuilt = loads();
@@ -52,7 +72,7 @@ function main() {
     why = `no prebuilt addon for ${process.platform}-${process.arch} and the source build failed (${built})`;
   }
   writeFileSync(noticeFile, `${why}\n`);
-  process.stderr.write(`@clocksource/native: counter reads will use the fallback (backends say "native reader unavailable"): ${why}\n`);
+  notice(`@clocksource/native: counter reads will use the fallback (backends say "native reader unavailable"): ${why}\n`);
 }
 
 try {

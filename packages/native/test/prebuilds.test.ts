@@ -124,7 +124,8 @@ describe("the install step (scripts/install.cjs)", () => {
 
   it.skipIf(!existsSync(join(PKG, "dist/index.js")))("with nothing to load and nothing to build: one line on stderr, exit 0, and the runtime reason repeats it", () => {
     const pkg = stage("no-addon", false);
-    const r = spawnSync(process.execPath, [join(pkg, "scripts/install.cjs")], { encoding: "utf8", cwd: pkg, env: bare() });
+    // detached: a session of its own, without a controlling terminal (the notice also goes to /dev/tty when there is one).
+    const r = spawnSync(process.execPath, [join(pkg, "scripts/install.cjs")], { encoding: "utf8", cwd: pkg, env: bare(), detached: true });
     expect(r.status).toBe(0);
     expect(r.stdout).toBe("");
     const lines = r.stderr.split("\n").filter(Boolean);
@@ -140,7 +141,7 @@ describe("the install step (scripts/install.cjs)", () => {
 
   it.skipIf(!CAN_BUILD || !existsSync(join(PKG, "dist/index.js")))("with a prebuild for this machine: silent, builds nothing, and the runtime loads the prebuild", () => {
     const pkg = stage("with-prebuild", true);
-    const r = spawnSync(process.execPath, [join(pkg, "scripts/install.cjs")], { encoding: "utf8", cwd: pkg, env: bare() });
+    const r = spawnSync(process.execPath, [join(pkg, "scripts/install.cjs")], { encoding: "utf8", cwd: pkg, env: bare(), detached: true });
     expect(r.status).toBe(0);
     expect(r.stderr).toBe("");
     expect(existsSync(join(pkg, "build"))).toBe(false);
