@@ -352,6 +352,41 @@ describe("the agent holds", () => {
     expect(existsSync(p)).toBe(false);
   });
 
+  it("with --max-frame 16 MiB: a peer that has not said HELLO may still send only 4096 bytes; after it, a large frame trickled in small writes is taken in whole", async () => {
+    const big = new HostAgent({ maxPayloadBytes: ABSOLUTE_MAX_PAYLOAD, frameTimeoutMs: 20_000 });
+    const p = join(tmp.dir, "big.sock");
+    await big.listen(parseEndpoint(`unix:${p}`));
+    try {
+      // Before the handshake: refused from the header alone.
+      const s0 = await connectRaw({ path: p });
+      const d0 = collectUntilClose(s0);
+      const header = encodeFrame(MSG.hello, 3, Buffer.alloc(0));
+      header.writeUInt32BE(1024 * 1024, 12);
+      s0.write(header);
+      const r0 = await d0;
+      expect(r0.errors[0]?.code).toBe(ERROR_CODE.frameTooLarge);
+      expect(r0.errors[0]?.message).toMatch(/1048576 bytes exceeds the limit of 4096/);
+
+      // After HELLO: 4 MiB, 1 KiB per write, each write after the previous one was flushed.
+      const s = await connectRaw({ path: p });
+      let welcomed!: () => void;
+      const welcome = new Promise<void>((r) => (welcomed = r));
+      const done = collectUntilClose(s, (f: Frame) => f.type === MSG.welcome && welcomed());
+      s.write(helloFrame());
+      await welcome;
+      const frame = encodeFrame(MSG.timeRequest, 9, Buffer.alloc(4 * 1024 * 1024, 1));
+      for (let i = 0; i < frame.length; i += 1024) {
+        await new Promise<void>((r) => s.write(frame.subarray(i, i + 1024), () => r()));
+      }
+      const r = await done;
+      // The whole frame arrived and was decoded: its 4 MiB payload is not a time request.
+      expect(r.errors[0]?.code).toBe(ERROR_CODE.badFrame);
+      expect(r.errors[0]?.message).toMatch(/time-request|8 bytes|payload/i);
+    } finally {
+      await big.close();
+    }
+  }, 60_000);
+
   it("close() says goodbye to open sessions and removes the socket file", async () => {
     const a = new HostAgent();
     const p = join(tmp.dir, "bye.sock");
