@@ -49,7 +49,17 @@ Options:
                        always summarised: "… and N more in the last S s")
   -h, --help           show this help
 
-Docs: docs/paravirt.md, docs/protocol.md
+Examples:
+  clocksource agent --listen unix:/run/clocksource.sock
+                                       serve guests that reach this socket (vsock via socat)
+  clocksource agent --connect unix:/run/vm1-clock.sock --mapping vm1.mapping.json
+                                       serve a QEMU virtio-serial chardev, and VM1's exact mapping
+  clocksource agent --listen tcp:0.0.0.0:7800 --token-file /etc/clocksource/token
+                                       over the network, only to clients holding the token
+
+Environment:
+  CLOCKSOURCE_NATIVE  0: do not load the native counter reader (--clock tsc needs it)
+  CLOCKSOURCE_DEBUG   1: add a stack trace to an unexpected error
 `;
 
 function positiveNumber(name: string, v: string | undefined, dflt: number, opts: { integer?: boolean; allowZero?: boolean; max?: number } = {}): number {

@@ -37,6 +37,17 @@ Options:
 
 Exit status: 0 done, 1 failure at run time (--epochs FILE missing, unreadable or
 malformed; --out refused or unwritable), 2 usage error.
+
+Examples:
+  clocksource arm-mapping --voffset 0x3a5c8e2f00 --width 56 --out vm.mapping.json
+                                       one offset, read by a guest kernel's 56-bit counter
+  clocksource arm-mapping --epochs offsets.jsonl --out vm.mapping.json
+                                       the offsets a VMM recorded across pauses and migrations
+  clocksource convert --mapping vm.mapping.json --reverse < host-counter.txt
+                                       use it: host counter values to the guest's
+
+Environment:
+  CLOCKSOURCE_DEBUG   1: add a stack trace to an unexpected error
 `;
 
 /** The largest --epochs input read (a file or stdin): far more epochs than any VM's life makes. */

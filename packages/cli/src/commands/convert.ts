@@ -29,6 +29,9 @@ Options:
   --skip-invalid       pass lines that cannot be converted through unchanged and
                        count them on stderr, instead of stopping with exit 2
   -h, --help           show this help
+
+Environment:
+  CLOCKSOURCE_DEBUG   1: add a stack trace to an unexpected error
 `;
 
 /**

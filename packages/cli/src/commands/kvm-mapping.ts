@@ -45,6 +45,18 @@ Options:
 
 Exit status: 0 done, 1 failure at run time (debugfs or the VM missing or
 unreadable, a malformed value, a VM that vanished while watched), 2 usage error.
+
+Examples:
+  clocksource kvm-mapping --pid "$(pgrep -o qemu-system)" --out vm.mapping.json
+                                       the VM's exact guest → host TSC mapping
+  clocksource kvm-mapping --pid 4242 --out vm.mapping.json --watch
+                                       keep it current across pause, resume, migration
+  clocksource convert --mapping vm.mapping.json < guest-tsc.txt
+                                       use it: guest TSC values to host TSC values
+
+Environment:
+  CLOCKSOURCE_NATIVE  0: do not load the native counter reader (--watch needs it)
+  CLOCKSOURCE_DEBUG   1: add a stack trace to an unexpected error
 `;
 function producer(): string {
   try {

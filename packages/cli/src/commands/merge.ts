@@ -78,6 +78,9 @@ Examples:
   clocksource merge host=host.dat vm1=guest.dat --mapping vm1=vm1.mapping.json -o merged.pftrace
   clocksource merge host.dat guest.dat --offset guest=-123456 --format text
   clocksource merge host=perf-host.data vm1=guest.jsonl --clock vm1=mono -o merged.json
+
+Environment:
+  CLOCKSOURCE_DEBUG   1: add a stack trace to an unexpected error
 `;
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;

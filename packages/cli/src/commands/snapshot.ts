@@ -41,6 +41,15 @@ Options:
   --from ROOT   read from ROOT instead of / (e.g. to re-snapshot a mounted image)
   --force       replace DIR if it exists
   -h, --help    show this help
+
+Examples:
+  clocksource snapshot ./this-machine
+                                       then elsewhere: clocksource probe --sysroot ./this-machine
+  clocksource snapshot ./image --from /mnt/image
+                                       a mounted disk image instead of this machine
+
+Environment:
+  CLOCKSOURCE_DEBUG   1: add a stack trace to an unexpected error
 `;
 
 /** Lets pending signals run between inputs, so an interrupted copy is cleaned up. */

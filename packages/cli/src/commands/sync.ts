@@ -78,6 +78,17 @@ driftPpm, driftBoundPpm, samplesUsed, delayNs {min, p50, p99, max}, consistent, 
 and more (docs/paravirt.md). Warnings go to stderr.
 Exit status: 0 ok; 1 the agent could not be used or its answers could not be (the
 message says why), an inconsistent session, a file that cannot be written; 2 bad options.
+
+Examples:
+  clocksource sync --connect serial:/dev/virtio-ports/org.clocksource.0
+                                       one session over virtio-serial: offset, drift, bound
+  clocksource sync --connect unix:/run/clocksource.sock --json
+  clocksource sync --out guest.mapping.json --watch 60
+                                       re-sync every minute with CLOCKSOURCE_AGENT
+
+Environment:
+  CLOCKSOURCE_AGENT   the agent's endpoint when --connect is not given
+  CLOCKSOURCE_DEBUG   1: add a stack trace to an unexpected error
 `;
 
 /** The longest wait a Node timer can hold (2^31 − 1 ms); a longer one would fire at once. */

@@ -41,6 +41,14 @@ Options:
 Exit status: 0 done (also with warnings), 1 a file that cannot be read, is
 not a trace or is damaged (dump writes what it read before the damage
 first), 2 usage error.
+
+Examples:
+  clocksource trace info trace.dat     format, clock, CPUs, buffers, event counts
+  clocksource trace dump perf.data | head
+                                       the events as JSON lines, timestamps as recorded
+
+Environment:
+  CLOCKSOURCE_DEBUG   1: add a stack trace to an unexpected error
 `;
 
 const FORMAT_ALIASES: Record<string, TraceFormat> = {
