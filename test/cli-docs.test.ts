@@ -32,6 +32,19 @@ describe("generated command-line documents", async () => {
     expect(page).toMatch(/^\.B CLOCKSOURCE_PLUGINS$/m);
   });
 
+  it("every command's help has an Examples and an Environment section", async () => {
+    const { commandHelps } = (await import(join(REPO_ROOT, "packages/cli/dist/main.js"))) as { commandHelps(): Promise<{ name: string; help: string }[]> };
+    const { parseHelp } = (await import(join(REPO_ROOT, "packages/cli/dist/help-text.js"))) as { parseHelp(t: string): { sections: { title: string; lines: string[] }[]; options: unknown[] } };
+    const helps = await commandHelps();
+    expect(helps.length).toBeGreaterThan(8);
+    for (const { name, help } of helps) {
+      const titles = parseHelp(help).sections.map((s) => s.title);
+      expect(titles, name).toContain("Examples");
+      expect(titles, name).toContain("Environment");
+      expect(parseHelp(help).options.length, name).toBeGreaterThan(0);
+    }
+  });
+
   it("help never points at a repository path users of the installed package do not have", async () => {
     const md = readFileSync(join(REPO_ROOT, "docs/cli.md"), "utf8");
     expect(md.split("\n```\n")[1] ?? "").not.toMatch(/docs\/cli\.md/);
