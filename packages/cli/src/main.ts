@@ -1,6 +1,7 @@
-import "reflect-metadata";
+// Nothing else is imported up front: each command loads what it needs (`--version` nearly nothing,
+// `convert` no DI container), so start-up pays only for the command that runs.
 import { readFileSync } from "node:fs";
-import { isClocksourceError, type ClocksourceErrorCode } from "@clocksource/core";
+import type { ClocksourceErrorCode } from "@clocksource/core/mapping";
 import { EXIT, UsageError, type CliIo } from "./cli-io.js";
 
 interface CommandModule {
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   now: () => import("./commands/now.js"),
   "arm-mapping": () => import("./commands/arm-mapping.js"),
   merge: () => import("./commands/merge.js"),
+  pairs: () => import("./commands/pairs.js"),
   trace: () => import("./commands/trace.js"),
 };
 
@@ -142,8 +144,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     }
     if (first === "-V" || first === "--version") {
       const { describeNative, describePackages, nativeStatus } = await import("./runtime-status.js");
-      const { backendPackages } = await import("./backend-packages.js");
-      io.stdout.write(`clocksource ${version()}\nnative reader: ${describeNative(await nativeStatus())}\nbackend packages: ${describePackages(backendPackages())}\nnode ${process.version} ${process.platform}-${process.arch}\n`);
+      // Which packages are installed, from their package.json: loading them would cost more than the answer.
+      const { installedBackendPackages } = await import("./installed-packages.js");
+      io.stdout.write(`clocksource ${version()}\nnative reader: ${describeNative(await nativeStatus())}\nbackend packages: ${describePackages(installedBackendPackages())}\nnode ${process.version} ${process.platform}-${process.arch}\n`);
       return EXIT.ok;
     }
     const load = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
@@ -152,6 +155,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     }
     return await (await loadCommand(first)).run(rest, io);
   } catch (e) {
+    const { isClocksourceError } = await import("@clocksource/core/mapping");
     if (e instanceof UsageError || isClocksourceError(e)) {
       io.stderr.write(`clocksource: ${e.message}\n`);
       return e instanceof UsageError ? EXIT.usage : (EXIT_FOR_CODE[e.code] ?? EXIT.failure);

@@ -25,14 +25,16 @@ import { parseOptions } from "../parse-options.js";
 
 export const summary = "merge guest and host traces onto one time base (Perfetto, Chrome JSON, text, JSON lines)";
 
-export const help = `Usage: clocksource merge [NAME=]TRACE ... [options]
+export const help = `Usage: clocksource merge [MACHINE[/LABEL]=]TRACE ... [options]
 
 Reads traces from several machines (trace.dat, perf.data, ftrace or perf
 script text, JSON lines; each format recognised by content), maps every
 event's timestamp onto one time base and writes one timeline. The first
 TRACE is the host: its clock is the target unless --target says otherwise.
-NAME (default: the file name without extension) names the machine; guests'
-CPUs are their vCPUs.
+MACHINE (default: the file name without extension) names the machine the
+trace was recorded on; several traces of one machine (a trace.dat and a
+perf.data of the host, say) share its clocks: name them MACHINE/LABEL.
+Guests' CPUs are their vCPUs.
 
 Time reaches the target along the best route through the mappings known:
 --offset and --mapping, the files' own time-sync records (trace-cmd
@@ -57,7 +59,7 @@ Options:
                            raw units), like trace-cmd report --ts-offset
   --parent NAME=PARENT     NAME runs inside PARENT (nested guests; default:
                            the first TRACE)
-  --clock NAME=CLOCK       the clock of NAME's trace where the file does not
+  --clock INPUT=CLOCK      the clock of a trace where the file does not
                            say it (text, JSON lines): x86-tsc, mono, boot,
                            local, perf, CLOCK_MONOTONIC, …
   --target DOMAIN          the time base of the output, e.g. host.tsc,
@@ -84,13 +86,15 @@ Environment:
 `;
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** An input: a machine, optionally with a label for a second trace of it. */
+const INPUT = /^[A-Za-z0-9_-]{1,64}(\/[A-Za-z0-9_-]{1,64})?$/;
 
-function keyed(option: string, values: readonly string[] | undefined): [string, string][] {
+function keyed(option: string, values: readonly string[] | undefined, pattern = NAME): [string, string][] {
   return (values ?? []).map((v) => {
     const eq = v.indexOf("=");
     if (eq <= 0 || eq === v.length - 1) throw new UsageError(`merge: ${option} takes NAME=VALUE, got ${JSON.stringify(v)}`);
     const name = v.slice(0, eq);
-    if (!NAME.test(name)) throw new UsageError(`merge: ${option}: machine names are letters, digits, - and _, got ${JSON.stringify(name)}`);
+    if (!pattern.test(name)) throw new UsageError(`merge: ${option}: names are letters, digits, - and _${pattern === INPUT ? " (MACHINE/LABEL for an input)" : ""}, got ${JSON.stringify(name)}`);
     return [name, v.slice(eq + 1)];
   });
 }
@@ -173,12 +177,12 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   if (positionals.length === 0) throw new UsageError("merge: give at least one TRACE (the host's first)");
   const specs = positionals.map((p) => {
     const eq = p.indexOf("=");
-    const named = eq > 0 && NAME.test(p.slice(0, eq));
+    const named = eq > 0 && INPUT.test(p.slice(0, eq));
     const path = named ? p.slice(eq + 1) : p;
     const name = named ? p.slice(0, eq) : basename(path).replace(/\.[^.]*$/, "").replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64) || "trace";
-    return { name, path };
+    return { name, machine: name.split("/")[0] as string, path };
   });
-  const clocks = new Map(keyed("--clock", values.clock));
+  const clocks = new Map(keyed("--clock", values.clock, INPUT));
   const offsets = new Map(keyed("--offset", values.offset).map(([n, v]) => {
     try {
       return [n, parseI64(v, `--offset ${n}`)] as const;
@@ -197,14 +201,17 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const format = formatFor(values.format, output);
   const targetHz = values["target-hz"] === undefined ? null : positiveBig("--target-hz", values["target-hz"]);
   const names = new Set(specs.map((s) => s.name));
-  for (const [opt, m] of [["--clock", clocks], ["--offset", offsets], ["--parent", parents], ["--vm-pid", vmThreads]] as const) {
-    for (const n of m.keys()) if (!names.has(n)) throw new UsageError(`merge: ${opt} names ${n}, which is not an input (inputs: ${[...names].join(", ")})`);
+  if (names.size < specs.length) throw new UsageError(`merge: two inputs have the same name; name a machine's second trace MACHINE/LABEL=TRACE`);
+  const machineNames = [...new Set(specs.map((s) => s.machine))];
+  for (const n of clocks.keys()) if (!names.has(n)) throw new UsageError(`merge: --clock names ${n}, which is not an input (inputs: ${[...names].join(", ")})`);
+  for (const [opt, m] of [["--offset", offsets], ["--parent", parents], ["--vm-pid", vmThreads]] as const) {
+    for (const n of m.keys()) if (!machineNames.includes(n)) throw new UsageError(`merge: ${opt} names ${n}, which is not a machine of the inputs (${machineNames.join(", ")})`);
   }
 
   const registry: MappingCodecRegistry = await mappingKinds();
   const mappings: PlanMapping[] = [];
   for (const [guest, path] of keyed("--mapping", values.mapping)) {
-    if (!names.has(guest)) throw new UsageError(`merge: --mapping names ${guest}, which is not an input (inputs: ${[...names].join(", ")})`);
+    if (!machineNames.includes(guest)) throw new UsageError(`merge: --mapping names ${guest}, which is not a machine of the inputs (${machineNames.join(", ")})`);
     mappings.push({ guest, path, file: await readMappingFileAsync(path) });
   }
 
@@ -216,7 +223,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       const clock = clocks.get(s.name);
       const reader = await openTrace(s.path, clock === undefined ? {} : { clock });
       readers.push(reader);
-      inputs.push({ name: s.name, path: s.path, reader, ...(clock === undefined ? {} : { clock }) });
+      inputs.push({ name: s.name, machine: s.machine, path: s.path, reader, ...(clock === undefined ? {} : { clock }) });
     }
     const plan = await planMerge(inputs, {
       registry,
@@ -238,7 +245,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     }
     out = await OutputStream.open(output, io.stdout, "merged trace");
     const sink = new ChunkSink();
-    const machines = specs.map((s, index) => ({ index, name: s.name }));
+    const machines = machineNames.map((name, index) => ({ index, name }));
     const writer: MergeWriter =
       format === "perfetto" ? new PerfettoWriter(sink) : format === "chrome" ? new ChromeJsonWriter(sink) : format === "jsonl" ? new JsonLinesWriter(sink) : new TextWriter(sink, targetNs);
     writer.begin({ machines, target: plan.target, toNanoseconds });

@@ -21,7 +21,7 @@ import { MinHeap } from "../model/min-heap.js";
 export const MERGE_FLAG = {
   /** No epoch of some mapping on the route covered the raw timestamp: mapped with the nearest epoch. */
   outsideEpoch: 1,
-  /** Closer to an event of another machine than their combined uncertainty: their order is not known. */
+  /** Closer to an event of another input than their combined uncertainty: their order is not known. */
   orderUnknown: 2,
   /** Released after a later event (a mapping ran backwards, or the wait cap was hit). */
   outOfOrder: 4,
@@ -31,8 +31,10 @@ export const MERGE_FLAG = {
 
 /** One event on the merged timeline. */
 export interface MergedEvent {
-  /** Index of its input (machine) in the merge. */
+  /** Index of its machine (inputs of one machine share it), in order of first appearance. */
   readonly machine: number;
+  /** Index of its input in the merge. */
+  readonly input: number;
   readonly event: TraceEvent;
   /** Timestamp in the target domain. */
   readonly ts: bigint;
@@ -44,8 +46,10 @@ export interface MergedEvent {
 
 /** One input of a merge. */
 export interface MergeInput {
-  /** Machine name (`host`, `vm1`). */
+  /** The input's name (`host`, `vm1`, `host/perf`). */
   readonly name: string;
+  /** The machine it was recorded on (default: its name); inputs of one machine share its clocks. */
+  readonly machine?: string;
   readonly reader: TraceReader;
   /** The clock domain of each buffer's raw timestamps (`""` is the top-level buffer). */
   readonly domains: ReadonlyMap<string, string>;
@@ -55,6 +59,7 @@ export interface MergeInput {
 
 /** How one (input, buffer) reaches the target. */
 export interface MergeRoute {
+  /** The input's name. */
   readonly machine: string;
   readonly buffer: string;
   readonly path: DomainPath;
@@ -64,6 +69,7 @@ export interface MergeRoute {
 
 /** Counts a merge keeps; complete once the merge has ended. */
 export interface MergeStats {
+  /** Per input, in input order. */
   readonly machines: { name: string; events: number; outsideEpoch: number; unmapped: number; epochsUsed: Set<string>; maxBoundNs: bigint | null; boundUnknown: boolean }[];
   readonly routes: MergeRoute[];
   orderUnknown: number;
@@ -97,6 +103,7 @@ interface RouteState {
 
 interface Source {
   readonly index: number;
+  readonly machine: number;
   readonly input: MergeInput;
   readonly iterator: AsyncIterator<readonly TraceEvent[]>;
   readonly routes: Map<string, RouteState>;
@@ -146,6 +153,11 @@ const bigMin = (a: bigint, b: bigint) => (a < b ? a : b);
 export async function* mergeTraces(inputs: readonly MergeInput[], options: MergeOptions, stats: MergeStats): AsyncGenerator<MergedEvent[]> {
   const batchSize = options.batchSize ?? 4096;
   const maxWaiting = options.maxWaiting ?? 4 * 1024 * 1024;
+  const machineIndex = new Map<string, number>();
+  for (const i of inputs) {
+    const m = i.machine ?? i.name;
+    if (!machineIndex.has(m)) machineIndex.set(m, machineIndex.size);
+  }
   const sources: Source[] = inputs.map((input, index) => {
     const routes = new Map<string, RouteState>();
     for (const [buffer, domain] of input.domains) {
@@ -157,6 +169,7 @@ export async function* mergeTraces(inputs: readonly MergeInput[], options: Merge
     stats.machines.push({ name: input.name, events: 0, outsideEpoch: 0, unmapped: 0, epochsUsed: new Set(), maxBoundNs: 0n, boundUnknown: false });
     return {
       index,
+      machine: machineIndex.get(input.machine ?? input.name) as number,
       input,
       iterator: input.reader.batches()[Symbol.asyncIterator](),
       routes,
@@ -266,10 +279,10 @@ export async function* mergeTraces(inputs: readonly MergeInput[], options: Merge
         const f = flags[j] as number;
         if (f & MERGE_FLAG.unmapped) {
           mstats.unmapped++;
-          q.items.push({ machine: s.index, event: e, ts: e.ts, boundNs: null, flags: f });
+          q.items.push({ machine: s.machine, input: s.index, event: e, ts: e.ts, boundNs: null, flags: f });
         } else {
           if (f & MERGE_FLAG.outsideEpoch) mstats.outsideEpoch++;
-          q.items.push({ machine: s.index, event: e, ts: values[j] as bigint, boundNs: bound, flags: f });
+          q.items.push({ machine: s.machine, input: s.index, event: e, ts: values[j] as bigint, boundNs: bound, flags: f });
         }
       }
       if (bound === null) mstats.boundUnknown = true;
@@ -295,7 +308,7 @@ export async function* mergeTraces(inputs: readonly MergeInput[], options: Merge
     updateLowWater(s);
   };
 
-  // Last released event per machine, for the order-unknown check.
+  // Last released event per input, for the order-unknown check.
   const lastOf: (MergedEvent | undefined)[] = inputs.map(() => undefined);
   let lastTs: bigint | null = null;
   let out: MergedEvent[] = [];
@@ -312,7 +325,7 @@ export async function* mergeTraces(inputs: readonly MergeInput[], options: Merge
       stats.outOfOrder++;
     } else lastTs = ev.ts;
     for (let m = 0; m < lastOf.length; m++) {
-      if (m === ev.machine) continue;
+      if (m === ev.input) continue;
       const other = lastOf[m];
       if (!other) continue;
       const gap = ev.ts >= other.ts ? ev.ts - other.ts : other.ts - ev.ts;
@@ -322,7 +335,7 @@ export async function* mergeTraces(inputs: readonly MergeInput[], options: Merge
         stats.orderUnknown++;
       }
     }
-    lastOf[ev.machine] = ev;
+    lastOf[ev.input] = ev;
     return ev;
   };
 

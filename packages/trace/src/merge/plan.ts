@@ -21,8 +21,10 @@ import { checkCausality, tscOffsetEdges, tscOffsetWrite, writesOf, type TscOffse
 
 /** One trace to merge. */
 export interface PlanInput {
-  /** Machine name. */
+  /** The input's name (unique in the merge). */
   readonly name: string;
+  /** The machine it was recorded on (default: its name). Inputs of one machine share its clock domains. */
+  readonly machine?: string;
   /** For messages. */
   readonly path: string;
   readonly reader: TraceReader;
@@ -65,6 +67,8 @@ export interface MergePlan {
   readonly notes: string[];
 }
 
+const machineOf = (i: PlanInput): string => i.machine ?? i.name;
+
 function bufferDomains(input: PlanInput): Map<string, string> {
   const m = new Map<string, string>();
   const info = input.reader.info;
@@ -74,7 +78,7 @@ function bufferDomains(input: PlanInput): Map<string, string> {
     if (clock === null || clock === undefined) {
       throw new ClocksourceError("INVALID_ARGUMENT", `${input.path}: the trace does not say its clock${b.name ? ` (buffer ${b.name})` : ""}: give --clock ${input.name}=CLOCK`);
     }
-    m.set(b.name, domainOf(input.name, { name: clock, unit: clockUnit(clock), source: "" }) as string);
+    m.set(b.name, domainOf(machineOf(input), { name: clock, unit: clockUnit(clock), source: "" }) as string);
   }
   return m;
 }
@@ -125,10 +129,13 @@ export async function planMerge(inputs: readonly PlanInput[], options: PlanOptio
   const graph = new DomainGraph();
   const notes: string[] = [];
   const host = inputs[0] as PlanInput;
-  const parentOf = (name: string) => options.parents?.get(name) ?? host.name;
+  const hostMachine = machineOf(host);
+  const machines = new Set(inputs.map(machineOf));
+  const list = [...machines].join(", ");
+  const parentOf = (machine: string) => options.parents?.get(machine) ?? hostMachine;
   for (const [guest, parent] of options.parents ?? []) {
-    if (!names.has(guest)) throw new ClocksourceError("INVALID_ARGUMENT", `--parent names ${guest}, which is not an input (inputs: ${[...names].join(", ")})`);
-    if (!names.has(parent)) throw new ClocksourceError("INVALID_ARGUMENT", `--parent ${guest}=${parent}: ${parent} is not an input`);
+    if (!machines.has(guest)) throw new ClocksourceError("INVALID_ARGUMENT", `--parent names ${guest}, which is not a machine of the inputs (${list})`);
+    if (!machines.has(parent)) throw new ClocksourceError("INVALID_ARGUMENT", `--parent ${guest}=${parent}: ${parent} is not a machine of the inputs`);
   }
 
   const domains = new Map<string, Map<string, string>>();
@@ -137,18 +144,18 @@ export async function planMerge(inputs: readonly PlanInput[], options: PlanOptio
     domains.set(i.name, d);
     for (const dom of d.values()) graph.addDomain(dom);
   }
-  const hostDomain = (domains.get(host.name) as Map<string, string>).get(host.reader.info.buffers[0]?.name ?? "") ?? [...(domains.get(host.name) as Map<string, string>).values()][0];
+  const hostDomain = [...(domains.get(host.name) as Map<string, string>).values()][0];
   const target = options.target ?? (hostDomain as string);
 
   const hz = (domain: string) => options.ticksPerSecond?.get(domain) ?? null;
 
   // 1. Declared offsets: exact by declaration, ranked first.
   for (const [name, offset] of options.offsets ?? []) {
-    const input = inputs.find((i) => i.name === name);
-    if (!input) throw new ClocksourceError("INVALID_ARGUMENT", `--offset names ${name}, which is not an input (inputs: ${[...names].join(", ")})`);
+    const input = inputs.find((i) => machineOf(i) === name);
+    if (!input) throw new ClocksourceError("INVALID_ARGUMENT", `--offset names ${name}, which is not a machine of the inputs (${list})`);
     const parent = parentOf(name);
-    if (parent === name) throw new ClocksourceError("INVALID_ARGUMENT", `--offset ${name}: it is the host; offsets apply to the other inputs`);
-    const from = [...(domains.get(name) as Map<string, string>).values()][0] as string;
+    if (parent === name) throw new ClocksourceError("INVALID_ARGUMENT", `--offset ${name}: it is the host; offsets apply to the other machines`);
+    const from = [...(domains.get(input.name) as Map<string, string>).values()][0] as string;
     const to = `${parent}.${from.slice(from.indexOf(".") + 1)}`;
     for (const e of offsetEdges(from, to, offset, `--offset ${name}=${offset}`)) graph.addEdge(e);
     notes.push(`${name}: declared offset ${offset} (${from} → ${to})`);
@@ -157,11 +164,11 @@ export async function planMerge(inputs: readonly PlanInput[], options: PlanOptio
   // 2. Mapping files.
   const fileEdges = new Map<string, DomainEdge>();
   for (const m of options.mappings ?? []) {
-    if (!names.has(m.guest)) throw new ClocksourceError("INVALID_ARGUMENT", `--mapping names ${m.guest}, which is not an input (inputs: ${[...names].join(", ")})`);
+    if (!machines.has(m.guest)) throw new ClocksourceError("INVALID_ARGUMENT", `--mapping names ${m.guest}, which is not a machine of the inputs (${list})`);
     const parent = parentOf(m.guest);
     const from = bindFileDomain(m.file.from, m.guest, parent);
     const to = bindFileDomain(m.file.to, m.guest, parent);
-    const guestDomains = [...(domains.get(m.guest) as Map<string, string>).values()];
+    const guestDomains = inputs.filter((i) => machineOf(i) === m.guest).flatMap((i) => [...(domains.get(i.name) as Map<string, string>).values()]);
     if (!guestDomains.includes(from) && !graph.has(from)) {
       notes.push(`${m.guest}: ${m.path} maps ${m.file.from}; the trace's clock is ${guestDomains.join(", ")} (another edge must connect them)`);
     }
@@ -176,17 +183,18 @@ export async function planMerge(inputs: readonly PlanInput[], options: PlanOptio
   for (const i of inputs) {
     const tr = i.reader.info.timeRecords;
     const own = domains.get(i.name) as Map<string, string>;
-    const tsc = `${i.name}.tsc`;
-    if (tr.tsc2nsec) for (const e of tsc2nsecEdges(tsc, `${i.name}.${canonicalClock("local")}`, tr.tsc2nsec, i.path)) graph.addEdge(e);
-    if (tr.perfTimeConv) for (const e of perfTimeConvEdges(tsc, `${i.name}.${canonicalClock("perf")}`, tr.perfTimeConv, i.path)) graph.addEdge(e);
-    if (tr.timeShift && i !== host) {
-      // The peer is the input whose TRACEID the samples name, else the guest's parent.
-      const peer = inputs.find((p) => p.reader.info.timeRecords.traceId === tr.timeShift?.peerTraceId) ?? inputs.find((p) => p.name === parentOf(i.name));
+    const machine = machineOf(i);
+    const tsc = `${machine}.tsc`;
+    if (tr.tsc2nsec) for (const e of tsc2nsecEdges(tsc, `${machine}.${canonicalClock("local")}`, tr.tsc2nsec, i.path)) graph.addEdge(e);
+    if (tr.perfTimeConv) for (const e of perfTimeConvEdges(tsc, `${machine}.${canonicalClock("perf")}`, tr.perfTimeConv, i.path)) graph.addEdge(e);
+    if (tr.timeShift && machine !== hostMachine) {
+      // The peer is the input whose TRACEID the samples name, else one of the guest's parent's.
+      const peer = inputs.find((p) => p.reader.info.timeRecords.traceId === tr.timeShift?.peerTraceId) ?? inputs.find((p) => machineOf(p) === parentOf(machine));
       if (peer) {
         const from = [...own.values()][0] as string;
         const to = [...(domains.get(peer.name) as Map<string, string>).values()][0] as string;
         for (const e of timeShiftEdges(from, to, tr.timeShift, options.registry, i.path)) graph.addEdge(e);
-        notes.push(`${i.name}: TIME_SHIFT samples in the file map ${from} → ${to}`);
+        notes.push(`${i.name}: TIME_SHIFT samples in ${i.path} map ${from} → ${to}`);
       }
     }
   }
@@ -194,63 +202,66 @@ export async function planMerge(inputs: readonly PlanInput[], options: PlanOptio
   // 4. The host's TSC-offset writes, for guests whose clock is the TSC.
   const mode = options.tscOffsetEvents ?? "auto";
   // A declared offset is the user's word: no need to read the host trace for events to check.
-  const tscGuests = inputs.filter((i) => i !== host && !options.offsets?.has(i.name) && [...(domains.get(i.name) as Map<string, string>).values()].some((d) => d === `${i.name}.tsc`));
+  const tscGuests = inputs.filter((i) => machineOf(i) !== hostMachine && !options.offsets?.has(machineOf(i)) && [...(domains.get(i.name) as Map<string, string>).values()].some((d) => d === `${machineOf(i)}.tsc`));
   if (mode !== "ignore" && tscGuests.length > 0 && options.reopen) {
     const pre = await hostPrepass(await options.reopen(host));
+    const done = new Set<string>();
     for (const g of tscGuests) {
-      const parent = parentOf(g.name);
-      if (parent !== host.name) continue;
-      const writes = writesOf(pre.writes, options.vmThreads?.get(g.name));
+      const gm = machineOf(g);
+      if (parentOf(gm) !== hostMachine || done.has(gm)) continue;
+      done.add(gm);
+      const writes = writesOf(pre.writes, options.vmThreads?.get(gm));
       if (writes.length === 0) {
-        if (mode === "require") throw new ClocksourceError("INVALID_ARGUMENT", `${g.name}: --tsc-offset-events require, but ${host.path} holds no kvm_write_tsc_offset events${options.vmThreads?.get(g.name) ? " of that VM's threads" : ""}`);
+        if (mode === "require") throw new ClocksourceError("INVALID_ARGUMENT", `${gm}: --tsc-offset-events require, but ${host.path} holds no kvm_write_tsc_offset events${options.vmThreads?.get(gm) ? " of that VM's threads" : ""}`);
         continue;
       }
       const pids = new Set(writes.map((w) => w.pid >= 0 ? w.pid : w.tid));
-      if (!options.vmThreads?.get(g.name) && pids.size > 1) {
-        notes.push(`${g.name}: the host trace has kvm_write_tsc_offset events from several processes (${[...pids].join(", ")}); name the VM's with --vm-pid ${g.name}=PID to use them`);
-        if (mode === "require") throw new ClocksourceError("INVALID_ARGUMENT", `${g.name}: kvm_write_tsc_offset events of several VMs: name this one's with --vm-pid ${g.name}=PID`);
+      if (!options.vmThreads?.get(gm) && pids.size > 1) {
+        notes.push(`${gm}: the host trace has kvm_write_tsc_offset events from several processes (${[...pids].join(", ")}); name the VM's with --vm-pid ${gm}=PID to use them`);
+        if (mode === "require") throw new ClocksourceError("INVALID_ARGUMENT", `${gm}: kvm_write_tsc_offset events of several VMs: name this one's with --vm-pid ${gm}=PID`);
         continue;
       }
-      const from = `${g.name}.tsc`;
-      const to = `${host.name}.tsc`;
+      const from = `${gm}.tsc`;
+      const to = `${hostMachine}.tsc`;
       const [fwd, inv] = tscOffsetEdges(from, to, writes, options.registry, host.path);
       const created = new Map<number, bigint>();
       for (const w of writes) if (!created.has(w.vcpu) || (created.get(w.vcpu) as bigint) > w.ts) created.set(w.vcpu, w.ts);
       const samples = await firstEvents(await options.reopen(g), 64);
       const end = pre.end ?? 0n;
       const byEvents = checkCausality(samples, fwd, created, end);
-      const file = fileEdges.get(g.name);
+      const file = fileEdges.get(gm);
       if (file) {
         const byFile = checkCausality(samples, file, created, end);
         const agree = offsetsAgree(writes, file);
         if (agree) {
-          notes.push(`${g.name}: the host's kvm_write_tsc_offset events agree with ${file.source}`);
+          notes.push(`${gm}: the host's kvm_write_tsc_offset events agree with ${file.source}`);
           continue;
         }
-        notes.push(`${g.name}: CONFLICT: kvm_write_tsc_offset events (${host.path}) and ${file.source} give different offsets; events: ${byEvents.detail}; file: ${byFile.detail}`);
+        notes.push(`${gm}: CONFLICT: kvm_write_tsc_offset events (${host.path}) and ${file.source} give different offsets; events: ${byEvents.detail}; file: ${byFile.detail}`);
         if (mode === "require") {
-          if (!byEvents.ok) throw new ClocksourceError("INVALID_TRACE", `${g.name}: the kvm_write_tsc_offset offsets break causality (${byEvents.detail}); the mapping file's hold (${byFile.detail})`);
+          if (!byEvents.ok) throw new ClocksourceError("INVALID_TRACE", `${gm}: the kvm_write_tsc_offset offsets break causality (${byEvents.detail}); the mapping file's hold (${byFile.detail})`);
           graph.addEdge(fwd);
           graph.addEdge(inv);
-          notes.push(`${g.name}: using the events, as required`);
+          notes.push(`${gm}: using the events, as required`);
         } else if (!byFile.ok && byEvents.ok) {
-          throw new ClocksourceError("INVALID_TRACE", `${g.name}: ${file.source} breaks causality (${byFile.detail}) where the host's kvm_write_tsc_offset events hold: is it the mapping of another VM or run? (--tsc-offset-events require uses the events)`);
-        } else notes.push(`${g.name}: using ${file.source}; the events are set aside`);
+          throw new ClocksourceError("INVALID_TRACE", `${gm}: ${file.source} breaks causality (${byFile.detail}) where the host's kvm_write_tsc_offset events hold: is it the mapping of another VM or run? (--tsc-offset-events require uses the events)`);
+        } else notes.push(`${gm}: using ${file.source}; the events are set aside`);
         continue;
       }
       if (!byEvents.ok) {
-        if (mode === "require") throw new ClocksourceError("INVALID_TRACE", `${g.name}: the kvm_write_tsc_offset offsets break causality (${byEvents.detail}); this host reports offsets it does not apply: give the debugfs mapping (clocksource kvm-mapping) or --offset`);
-        notes.push(`${g.name}: kvm_write_tsc_offset events set aside: ${byEvents.detail} (on some hosts, PVM among them, the tracepoint reports an offset KVM never applies)`);
+        if (mode === "require") throw new ClocksourceError("INVALID_TRACE", `${gm}: the kvm_write_tsc_offset offsets break causality (${byEvents.detail}); this host reports offsets it does not apply: give the debugfs mapping (clocksource kvm-mapping) or --offset`);
+        notes.push(`${gm}: kvm_write_tsc_offset events set aside: ${byEvents.detail} (on some hosts, PVM among them, the tracepoint reports an offset KVM never applies)`);
         continue;
       }
       graph.addEdge(fwd);
       graph.addEdge(inv);
-      notes.push(`${g.name}: kvm_write_tsc_offset events give the TSC offsets (${byEvents.detail})`);
+      notes.push(`${gm}: kvm_write_tsc_offset events give the TSC offsets (${byEvents.detail})`);
     }
   }
 
   const mergeInputs: MergeInput[] = inputs.map((i) => ({
     name: i.name,
+    machine: machineOf(i),
     reader: i.reader,
     domains: domains.get(i.name) as Map<string, string>,
     cpus: [...new Set(i.reader.info.buffers.flatMap((b) => b.cpus))],
