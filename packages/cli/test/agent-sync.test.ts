@@ -197,13 +197,15 @@ describe("clocksource agent + sync (subprocesses)", () => {
     const r1 = sync(["--connect", `unix:${join(tmp, "nobody.sock")}`, "--retries", "0"]);
     expect(r1.status).toBe(1);
     expect(r1.stderr).toMatch(/^clocksource: sync failed \(unreachable\): cannot reach the agent at unix:.*nobody\.sock: no such file or socket\n$/);
-    for (const args of [["--connect", "pigeon:x"], ["--connect", `unix:${sock}`, "--samples", "0"], [], ["--connect", `unix:${sock}`, "--count", "2"]]) {
+    // Waits a Node timer cannot hold (over 2^31 − 1 ms) would fire at once: refused.
+    const tooLong = [["--connect", `unix:${sock}`, "--timeout", "3000000000"], ["--connect", `unix:${sock}`, "--watch", "3000000"], ["--connect", `unix:${sock}`, "--force"]];
+    for (const args of [["--connect", "pigeon:x"], ["--connect", `unix:${sock}`, "--samples", "0"], [], ["--connect", `unix:${sock}`, "--count", "2"], ...tooLong]) {
       const r = sync(args);
       expect(r.status, args.join(" ")).toBe(2);
       expect(r.stderr.split("\n").filter(Boolean), args.join(" ")).toHaveLength(1);
     }
     expect(sync([], { CLOCKSOURCE_AGENT: `unix:${sock}` }).status).toBe(0);
-  });
+  }, 120_000);
 
   it("SIGTERM closes the agent cleanly and removes its socket", async () => {
     const code = await agent.stop();

@@ -101,10 +101,11 @@ async function answers(path: string, where: string): Promise<boolean> {
 
 /**
  * Checks what is at `path` right after this process bound a socket there
- * under a umask of 0177: a socket owned by this user with mode 0600. The mode
- * is never *set* afterwards (chmod follows a symlink swapped in after the
- * bind), only checked; anything else means the file was replaced, or a
- * default ACL widened it, and the listener must not be used.
+ * under a umask of 0177: a socket owned by this user with no permission for
+ * group or others (0600, or narrower under a default ACL). The mode is never
+ * *set* afterwards (chmod follows a symlink swapped in after the bind), only
+ * checked; anything else means the file was replaced, and the listener must
+ * not be used.
  * @throws ClocksourceError `IO_ERROR`
  */
 export async function verifyBoundSocket(path: string): Promise<SocketFileIdentity> {
@@ -121,8 +122,10 @@ export async function verifyBoundSocket(path: string): Promise<SocketFileIdentit
     throw new ClocksourceError("IO_ERROR", `${where}: the socket was replaced right after it was bound (${st.isSymbolicLink() ? "by a symbolic link" : st.isSocket() ? `by a socket of uid ${st.uid}` : "by something that is not a socket"}); is the directory writable by others?`);
   }
   const id = identity(path, st);
-  if (id.mode !== 0o600) {
-    throw new ClocksourceError("IO_ERROR", `${where}: the socket came out with mode ${id.mode.toString(8).padStart(4, "0")} instead of 0600 (a default ACL on ${dirname(path)}?); refusing to serve on it`);
+  // The kernel applies the umask to a socket's bind even under a default ACL,
+  // which can only narrow it; any bit for group or others means a surprise.
+  if ((id.mode & 0o077) !== 0) {
+    throw new ClocksourceError("IO_ERROR", `${where}: the socket came out with mode ${id.mode.toString(8).padStart(4, "0")}, open to group or others; refusing to serve on it`);
   }
   return id;
 }
