@@ -8,8 +8,8 @@ export const summary = "record pairs of this machine's counter and a clock, and 
 export const help = `Usage: clocksource pairs [--clock monotonic|monotonic_raw] [--samples N]
                         [--duration MS] [--machine host|guest] [--out FILE]
 
-Reads this machine's hardware counter (x86 TSC, arm64 CNTVCT) and a system
-clock back to back, N times over MS milliseconds, fits the line between them
+Reads this machine's hardware counter (x86 TSC, arm64 CNTVCT, named cntpct on
+a host, whose virtual counter has no offset) and a system clock back to back, N times over MS milliseconds, fits the line between them
 and writes a mapping file (kind clock-pairs, <machine>.<counter> →
 <machine>.<clock>) whose error bound covers every kept pair: half its read
 window plus the fit's residual. Give it to merge (--mapping NAME=FILE) to tie a
@@ -88,7 +88,9 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const native = loaded.native;
   const read = loaded.counterReader();
   if (native.counter === "none" || !read) throw new ClocksourceError("BACKEND_UNUSABLE", "pairs: this CPU has no counter the native reader can read");
-  const counter = native.counter === "tsc" ? "tsc" : "cntvct";
+  // arm64: user space reads the virtual counter; on a KVM host it equals the physical one (the
+  // host runs with a zero CNTVOFF), which is the domain Arm mappings name (guest.cntvct → host.cntpct).
+  const counter = native.counter === "tsc" ? "tsc" : machine === "host" ? "cntpct" : "cntvct";
 
   const pairs: ClockPair[] = [];
   const raw = new BigUint64Array(3);
