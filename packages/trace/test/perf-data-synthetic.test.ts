@@ -10,8 +10,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import type { TraceEvent } from "../src/model/event.js";
-import { PerfEvent } from "../src/readers/perf-data/event.js";
-import { RoundQueue } from "../src/readers/perf-data/reorder.js";
+import { Arena, RoundQueue } from "../src/readers/perf-data/reorder.js";
 import { readAll } from "./support/perf-compare.js";
 import { PerfDataBuilder, S, type AttrSpec } from "./support/perf-data-builder.js";
 
@@ -221,24 +220,104 @@ describe("perf.data written byte by byte", () => {
 });
 
 describe("RoundQueue", () => {
-  it("bounds what it holds: past the limit the older half goes out early, counted, and nothing is lost", () => {
-    const out: PerfEvent[] = [];
-    const q = new RoundQueue((e) => out.push(e), 100);
-    for (let i = 0; i < 1000; i++) q.push(new PerfEvent(BigInt(1 + ((i * 7919) % 1000)), 0, 1, 1, "x", {}));
-    expect(q.size).toBeLessThanOrEqual(100);
+  /** What goes out, in order: each record holds its own timestamp and CPU (u64 each), read back from the arena. */
+  function drain(q: RoundQueue): [bigint, number][] {
+    const out: [bigint, number][] = [];
+    for (let r = q.peekReady(); r !== undefined; r = q.peekReady()) {
+      while (r.from < r.to) {
+        const pos = r.pos[r.from++] as number;
+        const v = q.arena.viewAt(pos);
+        const p = Arena.local(pos);
+        out.push([v.getBigUint64(p, true), Number(v.getBigUint64(p + 8, true))]);
+      }
+    }
+    return out;
+  }
+  const push = (q: RoundQueue, ts: bigint, cpu = 0, pad = 0): void => {
+    const rec = new Uint8Array(16 + pad);
+    const v = new DataView(rec.buffer);
+    v.setBigUint64(0, ts, true);
+    v.setBigUint64(8, BigInt(cpu), true);
+    q.push(rec, 0, rec.length, Number(ts >> 32n), Number(ts & 0xffffffffn), cpu, -1, 0);
+  };
+
+  it("bounds what it holds: past the limit the older half goes out early, counted, and nothing is lost or garbled", () => {
+    const q = new RoundQueue(100);
+    const out: bigint[] = [];
+    for (let i = 0; i < 1000; i++) {
+      push(q, BigInt(1 + ((i * 7919) % 1000)) + (1n << 40n));
+      out.push(...drain(q).map(([t]) => t));
+      expect(q.size).toBeLessThanOrEqual(100);
+    }
     expect(q.overflows).toBeGreaterThan(0);
     q.finish();
+    out.push(...drain(q).map(([t]) => t));
     expect(out).toHaveLength(1000);
-    expect(new Set(out.map((e) => e.ts)).size).toBe(1000);
+    expect(new Set(out)).toEqual(new Set(Array.from({ length: 1000 }, (_, i) => BigInt(i + 1) + (1n << 40n))));
   });
 
-  it("lets untimed events (ts 0) out at once, as perf does", () => {
-    const out: PerfEvent[] = [];
-    const q = new RoundQueue((e) => out.push(e));
-    q.push(new PerfEvent(5n, 0, 1, 1, "a", {}));
-    q.push(new PerfEvent(0n, 0, 1, 1, "b", {}));
-    expect(out.map((e) => e.name)).toEqual(["b"]);
+  it("keeps records intact across arena pages (records of up to 64 KiB, pages dropped once read)", () => {
+    const q = new RoundQueue();
+    const out: [bigint, number][] = [];
+    for (let i = 1; i <= 600; i++) {
+      push(q, BigInt(i), i % 3, (i * 977) % 65000);
+      if (i % 50 === 0) {
+        q.round();
+        out.push(...drain(q));
+      }
+    }
     q.finish();
-    expect(out.map((e) => e.name)).toEqual(["b", "a"]);
+    out.push(...drain(q));
+    expect(out).toEqual(Array.from({ length: 600 }, (_, k) => [BigInt(k + 1), (k + 1) % 3]));
+    // 600 records of ~32 KiB on average passed through; only what still waits is held.
+    expect(q.arena.held).toBeLessThanOrEqual(3 * (1 << 22));
+  });
+
+  it("sorts the same whether the round's time span fits the packed sort key or not (and CPU numbers of any size)", () => {
+    const times = [5n, 3n, 5n, 1n, 5n, 2n ** 62n, 3n, 2n ** 40n + 7n];
+    const cpus = [1, 0, 0, 2, 1, 0, 7, 3];
+    const expected = times
+      .map((t, i) => ({ t, c: cpus[i] as number, i }))
+      .sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : a.c - b.c || a.i - b.i))
+      .map((x) => [x.t, x.c]);
+    for (const span of ["small", "huge"]) {
+      const q = new RoundQueue();
+      times.forEach((t, i) => {
+        if (span === "small" && t > 1000n) return;
+        push(q, t, cpus[i]);
+      });
+      q.finish();
+      expect(drain(q)).toEqual(expected.filter(([t]) => span === "huge" || (t as bigint) <= 1000n));
+    }
+    const big = new RoundQueue();
+    push(big, 9n, 0x7fffffff);
+    push(big, 9n, 3);
+    big.finish();
+    expect(drain(big)).toEqual([
+      [9n, 3],
+      [9n, 0x7fffffff],
+    ]);
+  });
+
+  it("lets a round out only up to the newest time of the previous round; ties by CPU, then arrival", () => {
+    const q = new RoundQueue();
+    push(q, 10n, 1);
+    push(q, 10n, 0);
+    push(q, 30n);
+    q.round();
+    expect(drain(q)).toEqual([]);
+    push(q, 20n);
+    push(q, 40n);
+    q.round();
+    // Bound = 30 (the newest at the first round).
+    expect(drain(q)).toEqual([
+      [10n, 0],
+      [10n, 1],
+      [20n, 0],
+      [30n, 0],
+    ]);
+    q.finish();
+    expect(drain(q)).toEqual([[40n, 0]]);
+    expect(q.unordered).toBe(0);
   });
 });

@@ -212,12 +212,8 @@ class PerfDataReader implements TraceReader {
       out.push(e);
     };
     const list = streams.list;
-    const single = list.length === 1 ? list[0] : undefined;
-    const st = new ChunkStream(file, h.dataStart, h.dataEnd);
-    let failure: Error | null = null;
-
-    for (;;) {
-      // What the last round let out goes first, a batch at a time (decoded objects stay young).
+    // Lets out what the queue has released, decoding as it goes, a batch at a time (decoded objects stay young).
+    function* drain(): Generator<TraceEvent[]> {
       for (let r = queue.peekReady(); r !== undefined; r = queue.peekReady()) {
         while (r.from < r.to) {
           const j = r.from++;
@@ -232,6 +228,14 @@ class PerfDataReader implements TraceReader {
           }
         }
       }
+    }
+    const single = list.length === 1 ? list[0] : undefined;
+    const st = new ChunkStream(file, h.dataStart, h.dataEnd);
+    let failure: Error | null = null;
+
+    for (;;) {
+      // What the last round let out goes first.
+      yield* drain();
       if (st.available < 8) {
         if (st.remaining <= 0) break;
         if (!(await st.ensure(8))) {
@@ -354,20 +358,7 @@ class PerfDataReader implements TraceReader {
       st.skip(size);
     }
     queue.finish();
-    for (let r = queue.peekReady(); r !== undefined; r = queue.peekReady()) {
-      while (r.from < r.to) {
-        const j = r.from++;
-        const pos = r.pos[j] as number;
-        const view = arena.viewAt(pos);
-        const p = Arena.local(pos);
-        const sid = r.sid[j] as number;
-        emit(view.getUint32(p, le), view, arena.bytesAt(pos), p, sid >= 0 ? list[sid] : undefined, r.fileOff[j] as number);
-        if (out.length >= batch) {
-          yield out;
-          out = [];
-        }
-      }
-    }
+    yield* drain();
     if (queue.unordered > 0) warn.add("order", `${queue.unordered} events arrived after newer ones had gone out (a round was not ordered; perf reports these too)`);
     if (queue.overflows > 0) warn.add("order", `${queue.overflows} times more than ${queue.limit} records waited for a FINISHED_ROUND; the older half went out early`);
     if (out.length > 0) yield out;
