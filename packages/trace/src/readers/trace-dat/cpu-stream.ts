@@ -17,8 +17,8 @@ const TS_MSB = 0xf8n << 56n;
 const TWO27 = 1 << 27;
 const SAFE = Number.MAX_SAFE_INTEGER;
 
-/** Limit on one decompressed chunk (trace-cmd writes chunks of a few pages). */
-const MAX_CHUNK = 64 << 20;
+/** Limit on one decompressed chunk (trace-cmd writes chunks of ten pages); each CPU holds one at a time. */
+const MAX_CHUNK = 16 << 20;
 
 /** Reports a non-fatal problem (the reader collects and bounds them). */
 export type Warn = (message: string) => void;

@@ -62,7 +62,7 @@ export interface TraceDatLayout {
 
 /** Limits on what a damaged file may make us hold or walk. */
 const LIMITS = {
-  section: 256 << 20,
+  section: 64 << 20,
   optionsSections: 1024,
   optionSize: 64 << 20,
   cpus: 1 << 16,
