@@ -33,8 +33,8 @@ import {
   type JsonValue,
   type MappingCodec,
   type MappingFunction,
-} from "@clocksource/core";
-import { ClocksourceError, assertU64 } from "@clocksource/core";
+} from "@clocksource/core/mapping";
+import { ClocksourceError, assertU64 } from "@clocksource/core/mapping";
 import { MAX_COUNTER_WIDTH, MIN_COUNTER_WIDTH } from "./counter-width.js";
 
 /** The mapping kind in a mapping file. */

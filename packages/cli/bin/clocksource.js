@@ -10,5 +10,15 @@ for (const stream of [process.stdout, process.stderr]) {
     process.exit(1);
   });
 }
-const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env });
+// stdin only when a command reads it: creating the stream costs start-up time and makes a pipe non-blocking.
+const io = {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  get stdin() {
+    return process.stdin;
+  },
+  stdinFd: 0,
+  env: process.env,
+};
+const code = await main(process.argv.slice(2), io);
 process.exitCode = code;

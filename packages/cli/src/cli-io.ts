@@ -3,6 +3,8 @@ export interface CliIo {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   readonly stdin: NodeJS.ReadableStream;
+  /** stdin's file descriptor when it is this process's own: commands that stream input may read it directly. */
+  readonly stdinFd?: number;
   readonly env: Record<string, string | undefined>;
 }
 

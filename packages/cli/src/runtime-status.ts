@@ -1,4 +1,4 @@
-import { backendPackages, type BackendPackageStatus } from "./backend-packages.js";
+import type { BackendPackageStatus } from "./backend-packages.js";
 import type { LoadedPlugin } from "./plugins.js";
 
 /** Whether this process loaded the native counter reader, and why not. */
@@ -45,7 +45,8 @@ export async function nativeStatus(): Promise<NativeStatus> {
 export async function runtimeStatus(plugins: readonly LoadedPlugin[], withNative: boolean): Promise<RuntimeStatus> {
   return {
     native: withNative ? await nativeStatus() : null,
-    packages: backendPackages(),
+    // Imported here, not at the top: it loads every backend package, which `--version` must not.
+    packages: (await import("./backend-packages.js")).backendPackages(),
     plugins: plugins.map((p) => ({ spec: p.spec, path: p.path })),
   };
 }

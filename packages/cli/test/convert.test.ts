@@ -1,5 +1,5 @@
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildMappingFile, serializeMappingFile } from "@clocksource/core";
@@ -7,6 +7,8 @@ import { kvmTscCodec, type KvmTscParams } from "@clocksource/x86";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { CLI_BIN, runCli } from "../../../test/support/run-cli.js";
+import { loadMappingKinds, MAPPING_KIND_TABLE } from "../src/mapping-kind-table.js";
+import { mappingKinds } from "../src/mapping-kinds.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "convert-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -58,6 +60,16 @@ const u64 = fc.oneof(
   fc.constantFrom(0n, 1n, U64_MAX, mod64(scaled.offset), mod64(scaled.offset - 1n), forwardRef(U64_MAX, scaled), mod64(forwardRef(U64_MAX, scaled) + 1n)),
 );
 
+describe("mapping kinds", () => {
+  it("the lazy table (convert) and the registry (agent, sync, merge) list the same kinds and codecs", async () => {
+    const eager = mappingKinds();
+    expect(Object.keys(MAPPING_KIND_TABLE).sort()).toEqual([...eager.keys()].sort());
+    const lazy = await loadMappingKinds(Object.keys(MAPPING_KIND_TABLE));
+    for (const [kind, codec] of eager) expect(lazy.get(kind), kind).toBe(codec);
+    expect([...(await loadMappingKinds(["kvm-x86-tsc"])).keys()]).toEqual(["kvm-x86-tsc"]);
+  });
+});
+
 describe("clocksource convert (subprocess)", () => {
   it("the reference formulas are the definitions (minimal inverse, forward lands at or past g)", () => {
     fc.assert(
@@ -93,12 +105,12 @@ describe("clocksource convert (subprocess)", () => {
       }),
       { numRuns: 12 },
     );
-  });
+  }, 180_000);
 
-  it("invalid lines: line-numbered error and exit 2, or --skip-invalid passes them through and counts", () => {
+  it("invalid lines: line-numbered error and exit 1 (bad input, not a bad command line), or --skip-invalid passes them through and counts", () => {
     const input = "1000000000000000\n12abc\n\n18446744073709551616\n-5\n42\n";
     const r = runCli(["convert", "--mapping", single], { input });
-    expect(r.status).toBe(2);
+    expect(r.status).toBe(1);
     expect(r.stderr).toBe('clocksource: line 2: guest.tsc value is not an unsigned 64-bit integer: "12abc"\n');
     expect(r.stdout).toBe(`${inv(1000000000000000n, scaled)}\n`);
     const s = runCli(["convert", "--mapping", single, "--skip-invalid"], { input });
@@ -124,7 +136,7 @@ describe("clocksource convert (subprocess)", () => {
       "",
     ]);
     const bad = runCli(["convert", "--mapping", single, "--jsonl-field", "ts"], { input: `{"ts":"1"}\n{"ts":1.5}\n` });
-    expect(bad.status).toBe(2);
+    expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/^clocksource: line 2: field "ts" is not a u64/);
     const missing = runCli(["convert", "--mapping", single, "--jsonl-field", "time"], { input: `{"ts":"1"}\n` });
     expect(missing.stderr).toMatch(/line 1: no field "time"/);
@@ -141,7 +153,7 @@ describe("clocksource convert (subprocess)", () => {
     // Text a float would round to an integer is not an integer.
     for (const bad of ["4.0000000000000001", "4.0", "4e3", "-0", "18446744073709551616", '"04"', '"18446744073709551616"', '"\\u0034"']) {
       const e = runCli(["convert", "--mapping", single, "--jsonl-field", "ts"], { input: `{"ts":"1"}\n{"ts":${bad}}\n` });
-      expect(e.status, bad).toBe(2);
+      expect(e.status, bad).toBe(1);
       expect(e.stderr, bad).toMatch(/^clocksource: line 2: field "ts" is not a u64/);
       expect(e.stdout, bad).toBe(`{"ts":"${inv(1n, scaled)}"}\n`);
     }
@@ -150,7 +162,7 @@ describe("clocksource convert (subprocess)", () => {
   it("--jsonl-field rejects a line that names the field twice (JSON.parse keeps the last, the text has both)", () => {
     for (const line of ['{"ts":1,"ts":2}', '{"ts":"1", "x":{"ts":3}, "ts" : "2"}', '{"t\\u0073":1,"ts":2}']) {
       const r = runCli(["convert", "--mapping", single, "--jsonl-field", "ts"], { input: `{"ts":5}\n${line}\n` });
-      expect(r.status, line).toBe(2);
+      expect(r.status, line).toBe(1);
       expect(r.stderr, line).toBe('clocksource: line 2: field "ts" appears 2 times\n');
       expect(r.stdout).toBe(`{"ts":${inv(5n, scaled)}}\n`);
     }
@@ -183,19 +195,26 @@ describe("clocksource convert (subprocess)", () => {
     expect(back.stdout).toBe("499000000000\n2000000000000\n");
   });
 
-  it("bad mapping files and options: one line, exit 2", () => {
+  it("bad mapping files: one line, exit 1; bad options: one line, exit 2", () => {
     const broken = join(tmp, "broken.json");
     writeFileSync(broken, JSON.stringify({ schema: "clocksource.mapping/v1", kind: "kvm-x86-tsc", from: "guest.tsc", to: "host.tsc", createdAt: T0, producer: "x", exact: true, errorBound: "0", epochs: [{ observedAt: T0, validFrom: null, validUntil: null, errorBound: "0", params: { tscOffset: "1", tscScalingRatio: 5, fracBits: 48 } }] }));
-    const cases: [string[], RegExp][] = [
-      [["--mapping", broken], /\$\.epochs\[0\]\.params\.tscScalingRatio: expected a u64 as a decimal string/],
-      [["--mapping", join(tmp, "nope.json")], /cannot read .*nope\.json: no such file/],
-      [[], /--mapping FILE is required/],
-      [["--mapping", single, "--vcpu=-1"], /--vcpu must be a non-negative integer/],
-      [["--mapping", single, "--epoch", "3"], /no epoch 3/],
+    const unknownKind = join(tmp, "unknown-kind.json");
+    writeFileSync(unknownKind, readFileSync(single, "utf8").replace('"kvm-x86-tsc"', '"made-up-kind"'));
+    const fifo = join(tmp, "fifo.json");
+    spawnSync("mkfifo", [fifo]);
+    const cases: [string[], RegExp, number][] = [
+      [["--mapping", broken], /\$\.epochs\[0\]\.params\.tscScalingRatio: expected a u64 as a decimal string/, 1],
+      [["--mapping", unknownKind], /unknown mapping kind "made-up-kind" \(known: kvm-x86-tsc, paravirt-estimate, arm-cntvoff/, 1],
+      [["--mapping", join(tmp, "nope.json")], /cannot read mapping file .*nope\.json: not present/, 1],
+      [["--mapping", fifo], /mapping file .*fifo\.json is a FIFO, not a regular file/, 1],
+      [[], /--mapping FILE is required/, 2],
+      [["--mapping", single, "--vcpu=-1"], /--vcpu must be a non-negative integer/, 2],
+      [["--mapping", single, "--epoch", "3"], /no epoch 3/, 2],
+      [["--mapping", single, "--max-line-bytes", "0"], /--max-line-bytes must be a positive integer/, 2],
     ];
-    for (const [args, re] of cases) {
-      const r = runCli(["convert", ...args], { input: "1\n" });
-      expect(r.status, args.join(" ")).toBe(2);
+    for (const [args, re, status] of cases) {
+      const r = runCli(["convert", ...args], { input: "1\n", timeoutMs: 20_000 });
+      expect(r.status, args.join(" ")).toBe(status);
       expect(r.stderr).toMatch(re);
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
     }
@@ -213,4 +232,104 @@ describe("clocksource convert (subprocess)", () => {
     const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
     expect(code).toBe(0);
   });
+});
+
+/** Runs convert with raw bytes on stdin and returns raw stdout. */
+function runBytes(args: string[], input: Buffer): { status: number | null; stdout: Buffer; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI_BIN, "convert", ...args], { input, env: { PATH: process.env.PATH ?? "" }, maxBuffer: 256 * 1024 * 1024, timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr.toString() };
+}
+
+describe("clocksource convert: lines passed through unchanged are unchanged, byte for byte", () => {
+  it("--skip-invalid passes invalid UTF-8, a lone CR and CR LF lines through exactly, and converts the rest", () => {
+    const bad = [Buffer.from([0xff, 0xfe, 0x31]), Buffer.from("12\r34"), Buffer.from("x\r"), Buffer.from([0xc3]), Buffer.from("\r")];
+    const input = Buffer.concat([Buffer.from("42\n"), ...bad.flatMap((b) => [b, Buffer.from("\n")]), Buffer.from("7\r\n")]);
+    const r = runBytes(["--mapping", single, "--skip-invalid"], input);
+    expect(r.status).toBe(0);
+    expect(r.stdout.equals(Buffer.concat([Buffer.from(`${inv(42n, scaled)}\n`), ...bad.flatMap((b) => [b, Buffer.from("\n")]), Buffer.from(`${inv(7n, scaled)}\n`)]))).toBe(true);
+    expect(r.stderr).toBe("convert: passed 5 invalid line(s) through unchanged (first: line 2)\n");
+    // Only invalid lines: what comes out is what went in, size and all (it was 10 MB in, 18 MB out).
+    const junk = Buffer.alloc(4 * 1024 * 1024);
+    for (let i = 0; i < junk.length; i++) junk[i] = i % 97 === 96 ? 10 : i % 7 === 0 ? 13 : 0x80 + (i % 64);
+    junk[junk.length - 1] = 10;
+    const j = runBytes(["--mapping", single, "--skip-invalid"], junk);
+    expect(j.status).toBe(0);
+    expect(j.stdout.length).toBe(junk.length);
+    expect(j.stdout.equals(junk)).toBe(true);
+  });
+
+  it("--jsonl-field rewrites the field and leaves every other byte — invalid UTF-8, CRs — as it was", () => {
+    const g = 123_456_789_012_345_678n;
+    const line = Buffer.concat([Buffer.from('{"name":"'), Buffer.from([0xff, 0xc3]), Buffer.from(`","ts":"${g}",\r"x":1}\r\n`)]);
+    const r = runBytes(["--mapping", single, "--jsonl-field", "ts"], Buffer.concat([line, line]));
+    expect(r.stderr).toBe("");
+    const want = Buffer.concat([Buffer.from('{"name":"'), Buffer.from([0xff, 0xc3]), Buffer.from(`","ts":"${inv(g, scaled)}",\r"x":1}\r\n`)]);
+    expect(r.stdout.equals(Buffer.concat([want, want]))).toBe(true);
+    const skipped = runBytes(["--mapping", single, "--jsonl-field", "ts", "--skip-invalid"], Buffer.from('{"ts":"x\u00e9"}\r\n{"ts":\r1}\n'));
+    expect(skipped.stdout.equals(Buffer.from(`{"ts":"x\u00e9"}\r\n{"ts":\r${inv(1n, scaled)}}\n`))).toBe(true);
+    expect(skipped.stderr).toBe("convert: passed 1 invalid line(s) through unchanged (first: line 1)\n");
+  });
+});
+
+describe("clocksource convert: bounded lines, flushed output, constant memory", () => {
+  it("a line over the bound is one line naming it, exit 1, after everything before it is written", () => {
+    const lines = Array.from({ length: 1000 }, (_, i) => `${1000 + i}\n`).join("");
+    const input = Buffer.concat([Buffer.from(lines), Buffer.alloc(2 * 1024 * 1024, 0x39), Buffer.from("\n5\n")]);
+    const r = runBytes(["--mapping", single], input);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe("clocksource: line 1001: longer than 1048576 bytes (the longest line read); nothing after it was read\n");
+    expect(r.stdout.toString()).toBe(Array.from({ length: 1000 }, (_, i) => `${inv(1000n + BigInt(i), scaled)}\n`).join(""));
+    const small = runBytes(["--mapping", single, "--max-line-bytes", "20"], Buffer.from("1\n123456789012345678901\n"));
+    expect(small.stderr).toBe("clocksource: line 2: longer than 20 bytes (the longest line read); nothing after it was read\n");
+    expect(small.stdout.toString()).toBe(`${inv(1n, scaled)}\n`);
+    const skipped = runBytes(["--mapping", single, "--skip-invalid"], input);
+    expect(skipped.status).toBe(0);
+    expect(skipped.stdout.equals(Buffer.concat([Buffer.from(Array.from({ length: 1000 }, (_, i) => `${inv(1000n + BigInt(i), scaled)}\n`).join("")), Buffer.alloc(2 * 1024 * 1024, 0x39), Buffer.from(`\n${inv(5n, scaled)}\n`)]))).toBe(true);
+  });
+
+  it.skipIf(!existsSync("/proc/self/status"))("peak memory stays under 64 MB and flat with a reader that sleeps (60 MB through a pipe)", async () => {
+    const child = spawn(process.execPath, [CLI_BIN, "convert", "--mapping", single, "--reverse"], { env: { PATH: process.env.PATH ?? "" }, stdio: ["pipe", "pipe", "pipe"] });
+    const hwm = () => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
+        return m ? Number(m[1]) * 1024 : 0;
+      } catch {
+        return 0;
+      }
+    };
+    const block = Buffer.from(Array.from({ length: 3000 }, (_, i) => `${BigInt(i) * 6_004_799_503_160_661n}\n`).join(""));
+    const total = 60 * 1024 * 1024;
+    let sent = 0;
+    const feed = async () => {
+      while (sent < total) {
+        if (!child.stdin.write(block)) await new Promise((r) => child.stdin.once("drain", r));
+        sent += block.length;
+      }
+      child.stdin.end();
+    };
+    // The reader sleeps after each read, so the converter spends most of its time waiting on a full pipe.
+    let received = 0;
+    const samples: number[] = [];
+    const read = new Promise<void>((resolve) => {
+      child.stdout.on("data", (c: Buffer) => {
+        received += c.length;
+        samples.push(hwm());
+        child.stdout.pause();
+        setTimeout(() => child.stdout.resume(), 1);
+      });
+      child.stdout.on("end", resolve);
+    });
+    const exited = new Promise<number | null>((r) => child.on("close", r));
+    await Promise.all([feed(), read]);
+    expect(await exited).toBe(0);
+    expect(received).toBeGreaterThan(sent * 0.9);
+    const peaks = samples.filter((x) => x > 0);
+    expect(peaks.length).toBeGreaterThan(10);
+    const peak = Math.max(...peaks);
+    console.log(`convert peak RSS ${(peak / 1048576).toFixed(1)} MB over ${(sent / 1048576).toFixed(0)} MB of input`);
+    expect(peak).toBeLessThan(64 * 1024 * 1024);
+    // Flat: the peak after a quarter of the input is the peak at the end (within a few MB of noise).
+    const early = peaks[Math.floor(peaks.length / 4)] as number;
+    expect(peak - early).toBeLessThan(8 * 1024 * 1024);
+  }, 300_000);
 });

@@ -1,86 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  applyBatchOp,
-  batchConverter,
-  buildMappingFile,
-  checkKeys,
-  ClocksourceError,
-  isClocksourceError,
-  jsonInt,
-  jsonObject,
-  jsonString,
-  jsonU64,
-  mappingCodecRegistry,
-  mulShiftAddInverse,
-  resolveMapping,
-  U64_MAX,
-  u64KernelsStatus,
-  type BatchMapping,
-  type BatchOp,
-  type EpochInput,
-  type JsonValue,
-  type MappingCodec,
-  type ResolvedMapping,
-} from "../src/index.js";
-
-/** Parameters of the test kinds: KVM's form (forward = the exact inverse of mulShiftAdd) or an offset at a width. */
-type Params = { form: "kvm"; mult: bigint; shift: number; add: bigint } | { form: "offset"; add: bigint; bits: number };
-
-function opsOf(p: Params): BatchMapping {
-  if (p.form === "kvm") return { forward: { kind: "mulShiftAddInverse", mult: p.mult, shift: p.shift, add: p.add }, inverse: { kind: "mulShiftAdd", mult: p.mult, shift: p.shift, add: p.add } };
-  return { forward: { kind: "addMask", add: p.add, bits: p.bits }, inverse: { kind: "addMask", add: BigInt.asUintN(64, -p.add), bits: p.bits } };
-}
-
-/** The BigInt functions, written from the definitions (not through applyBatchOp's kernels). */
-function functionsOf(p: Params) {
-  const outside = (v: bigint) => new ClocksourceError("OUT_OF_RANGE", `${v} has no preimage`);
-  if (p.form === "kvm") {
-    return {
-      forward: (v: bigint) => {
-        const r = mulShiftAddInverse(v, p.mult, p.shift, p.add);
-        if (r === undefined) throw outside(v);
-        return r;
-      },
-      inverse: (v: bigint) => BigInt.asUintN(64, ((v * p.mult) >> BigInt(p.shift)) + p.add),
-    };
-  }
-  const mask = (1n << BigInt(p.bits)) - 1n;
-  return { forward: (v: bigint) => (v + p.add) & mask, inverse: (v: bigint) => (v + (1n << 64n) - p.add) & mask };
-}
-
-function codec(kind: string, batch: "kernels" | "each" | "none"): MappingCodec<Params> {
-  return {
-    kind,
-    description: "test",
-    exact: true,
-    parseParams(json: JsonValue, path: string): Params {
-      const o = jsonObject(json, path);
-      checkKeys(o, path, ["form", "add"], ["mult", "shift", "bits"]);
-      const form = jsonString(o.form, `${path}.form`);
-      if (form === "kvm") return { form, mult: jsonU64(o.mult, `${path}.mult`), shift: jsonInt(o.shift, `${path}.shift`, 0, 63), add: jsonU64(o.add, `${path}.add`) };
-      return { form: "offset", add: jsonU64(o.add, `${path}.add`), bits: jsonInt(o.bits, `${path}.bits`, 1, 64) };
-    },
-    serializeParams(p: Params) {
-      return p.form === "kvm" ? { form: p.form, mult: p.mult.toString(), shift: p.shift, add: p.add.toString() } : { form: p.form, add: p.add.toString(), bits: p.bits };
-    },
-    create: (p) => functionsOf(p),
-    ...(batch === "none"
-      ? {}
-      : {
-          createBatch(p: Params): BatchMapping {
-            const ops = opsOf(p);
-            if (batch === "kernels") return ops;
-            const each = (op: BatchOp): BatchOp => ({ kind: "each", convert: (v) => applyBatchOp(op, v) });
-            return { forward: each(ops.forward), inverse: each(ops.inverse) };
-          },
-        }),
-  };
-}
-
-const CODECS = [codec("test-kernels", "kernels"), codec("test-each", "each"), codec("test-none", "none")];
-const registry = mappingCodecRegistry(CODECS);
-const T0 = "2025-01-01T00:00:00.000Z";
+import { batchConverter, isClocksourceError, mulShiftAddInverse, resolveMapping, U64_MAX, u64KernelsStatus, type ResolvedMapping } from "../src/index.js";
+import { build, registry, type Params } from "./support/test-codecs.js";
 
 const u64 = fc.bigInt({ min: 0n, max: U64_MAX });
 const params: fc.Arbitrary<Params> = fc.oneof(
@@ -102,16 +23,6 @@ const epochs = fc.array(
   }),
   { minLength: 1, maxLength: 5 },
 );
-
-function build(kind: string, es: { params: Params; from: bigint | null; length: bigint | null }[]) {
-  const inputs: EpochInput<Params>[] = es.map((e) => {
-    let until = e.length === null ? null : (e.from ?? 0n) + e.length;
-    if (until !== null && until > U64_MAX) until = null;
-    return { observedAt: T0, validFrom: e.from, validUntil: until, params: e.params };
-  });
-  const c = CODECS.find((x) => x.kind === kind) as MappingCodec<Params>;
-  return buildMappingFile(c, { from: "a.x", to: "b.y", producer: "test", createdAt: T0, epochs: inputs });
-}
 
 /** The reference: value by value through the resolved mapping, the BatchConverter contract written out. */
 function reference(m: ResolvedMapping, direction: "forward" | "inverse", values: readonly bigint[]) {

@@ -24,7 +24,7 @@
  * extreme slopes). See
  * docs/paravirt.md for the argument.
  */
-import { ClocksourceError } from "@clocksource/core";
+import { ClocksourceError } from "@clocksource/core/mapping";
 import { ceilDiv, floorDiv, rat, round, type Rational } from "./rational.js";
 
 /** One request/response: t1, t3 on the guest clock; t2, t2x (receive, transmit) on the host clock; all ns. */

@@ -13,7 +13,7 @@ import {
   type JsonValue,
   type MappingCodec,
   type MappingFunction,
-} from "@clocksource/core";
+} from "@clocksource/core/mapping";
 import { errorBoundAt, offsetAt } from "./estimator.js";
 import { floorDiv } from "./rational.js";
 

@@ -9,7 +9,7 @@
  * a time. Where WebAssembly is missing, every value goes through the BigInt
  * reference.
  */
-import { ClocksourceError, mulShiftAddBatch, mulShiftAddInverseBatch, u64KernelsStatus } from "@clocksource/core";
+import { ClocksourceError, mulShiftAddBatch, mulShiftAddInverseBatch, u64KernelsStatus } from "@clocksource/core/mapping";
 import { assertKvmTscParams, type KvmTscParams } from "./kvm-tsc-mapping.js";
 
 /** Why the batch functions fall back to the BigInt reference, or null when they run on WebAssembly. */

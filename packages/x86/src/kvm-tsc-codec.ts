@@ -1,4 +1,4 @@
-import { checkKeys, jsonI64, jsonInt, jsonObject, jsonU64, mappingError, type BatchMapping, type JsonObject, type JsonValue, type MappingCodec, type MappingFunction } from "@clocksource/core";
+import { checkKeys, jsonI64, jsonInt, jsonObject, jsonU64, mappingError, type BatchMapping, type JsonObject, type JsonValue, type MappingCodec, type MappingFunction } from "@clocksource/core/mapping";
 import { assertKvmTscParams, KvmTscMapping, type KvmTscParams } from "./kvm-tsc-mapping.js";
 
 /** The mapping-file kind of KVM x86 TSC mappings (`guest.tsc` → `host.tsc`). */

@@ -20,7 +20,7 @@
  *   (every reachable guest value unless the guest runs faster than the host and
  *   its counter has wrapped relative to the offset, which takes 2^64 guest ticks).
  */
-import { ClocksourceError, U64_MAX, assertU64, wrapU64 } from "@clocksource/core";
+import { ClocksourceError, U64_MAX, assertU64, wrapU64 } from "@clocksource/core/mapping";
 
 /** One vCPU's TSC parameters, as KVM's debugfs shows them. */
 export interface KvmTscParams {
