@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { describe, expect, it } from "vitest";
 import { mappingCodecRegistry } from "@clocksource/core";
-import { kvmTscCodec } from "@clocksource/x86";
-import { ChunkSink, mergeTraces, newMergeStats, openTrace, PerfettoWriter, planMerge, type MergedEvent, type PlanInput } from "../src/index.js";
+import { kvmTscCodec, KvmTscMapping } from "@clocksource/x86";
+import { ChunkSink, kvmTscFile, mergeTraces, newMergeStats, openTrace, PerfettoWriter, planMerge, type MergedEvent, type PlanInput, type TraceEvent } from "../src/index.js";
 import { DATA_DIR } from "./support/trace-dat-fixtures.js";
 
 const registry = mappingCodecRegistry([kvmTscCodec]);
@@ -80,6 +80,30 @@ describe("merging real trace.dat files", () => {
       expect(groups(theirs)).toEqual(groups(ours));
     });
   }
+
+  it("with a scaled KVM mapping of two epochs per vCPU, gives the order of the exact BigInt reference", async () => {
+    const guestEvents: TraceEvent[] = [];
+    const r = await openTrace(GUEST);
+    for await (const b of r.batches()) guestEvents.push(...b);
+    await r.close();
+    const raws = guestEvents.map((e) => e.ts).sort((a, b) => (a < b ? -1 : 1));
+    const mid = raws[raws.length >> 1] as bigint;
+    // Epoch 0 below the middle guest timestamp, epoch 1 from it; the guest TSC runs 1/1000 fast, offsets per vCPU.
+    const ratio = (1n << 48n) + (1n << 48n) / 1000n;
+    const params = (vcpu: number, epoch: number) => ({ tscOffset: BigInt(-5_000_000 - vcpu * 1_111 - epoch * 77_777), ratio, fracBits: 48 });
+    const file = kvmTscFile("test", [
+      { validFrom: null, validUntil: mid, vcpus: new Map([0, 1].map((v) => [v, params(v, 0)])) },
+      { validFrom: mid, validUntil: null, vcpus: new Map([0, 1].map((v) => [v, params(v, 1)])) },
+    ]);
+    const { out } = await merged([{ name: "host", path: HOST }, { name: "vm1", path: GUEST }], { registry, mappings: [{ guest: "vm1", path: "scaled.json", file }], tscOffsetEvents: "ignore" });
+    const ref = (e: TraceEvent) => {
+      const p = params(e.cpu, e.ts < mid ? 0 : 1);
+      return new KvmTscMapping({ offset: p.tscOffset, ratio: p.ratio, fracBits: p.fracBits }).inverse(e.ts);
+    };
+    for (const m of out) expect(m.ts).toBe(m.machine === 0 ? m.event.ts : ref(m.event));
+    for (let i = 1; i < out.length; i++) expect((out[i] as MergedEvent).ts >= (out[i - 1] as MergedEvent).ts).toBe(true);
+    expect(out.filter((m) => m.machine === 1)).toHaveLength(guestEvents.length);
+  });
 
   it("merges a perf.data file (CLOCK_MONOTONIC) with a trace.dat (mono clock) on the host's monotonic clock", async () => {
     const { out, target } = await merged([{ name: "host", path: PERF_MONO }, { name: "vm1", path: MARKER_MONO }], { registry, offsets: new Map([["vm1", 1_000n]]) });
