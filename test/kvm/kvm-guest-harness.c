@@ -14,10 +14,14 @@
  * sequence number.
  *
  * Usage: kvm-guest-harness [--loops N] [--vcpus V] [--settle-ms MS]
- *                          [--linger-ms MS] [--set-tsc-at LOOP]
+ *                          [--linger-ms MS] [--set-tsc-at LOOP] [--hold]
  * stdout: JSON lines, one per guest timestamp.
  * stderr: "ready pid=P vm_fd=F vcpus=V" once the VM exists, "set-tsc ..." lines
- *         for the TSC write experiment, and one line per error.
+ *         for the TSC write experiment, "done" when the guest stopped, and one
+ *         line per error.
+ * --hold: after "ready", wait for a line on stdin before running the guest, and
+ *         after "done", wait for end of stdin before closing the VM (so a
+ *         watcher can see the VM before and after the run, as long as it needs).
  * Exit: 0 done; 3 KVM unusable here (no /dev/kvm, no permission, an ioctl the
  * KVM refuses before the guest runs); 1 anything else.
  */
@@ -56,6 +60,17 @@ static void die_unusable(const char *what) {
 static void die(const char *what) {
 	fprintf(stderr, "error: %s: %s\n", what, strerror(errno));
 	exit(1);
+}
+
+/* Reads stdin until a newline or end of file. */
+static void wait_stdin(int until_eof) {
+	char c;
+	for (;;) {
+		ssize_t n = read(0, &c, 1);
+		if (n < 0 && errno == EINTR) continue;
+		if (n <= 0) return;
+		if (!until_eof && c == '\n') return;
+	}
 }
 
 static void sleep_ms(long ms) {
@@ -161,12 +176,14 @@ static void *run_vcpu(void *arg) {
 
 int main(int argc, char **argv) {
 	long settle_ms = 0, linger_ms = 0;
+	int hold = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--loops") && i + 1 < argc) loops = atol(argv[++i]);
 		else if (!strcmp(argv[i], "--vcpus") && i + 1 < argc) nvcpus = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--settle-ms") && i + 1 < argc) settle_ms = atol(argv[++i]);
 		else if (!strcmp(argv[i], "--linger-ms") && i + 1 < argc) linger_ms = atol(argv[++i]);
 		else if (!strcmp(argv[i], "--set-tsc-at") && i + 1 < argc) set_tsc_at = atol(argv[++i]);
+		else if (!strcmp(argv[i], "--hold")) hold = 1;
 		else { fprintf(stderr, "error: unknown argument %s\n", argv[i]); return 2; }
 	}
 	if (loops < 1 || nvcpus < 1 || nvcpus > MAX_VCPUS) { fprintf(stderr, "error: --loops >= 1, --vcpus 1..%d\n", MAX_VCPUS); return 2; }
@@ -205,6 +222,7 @@ int main(int argc, char **argv) {
 	}
 	fprintf(stderr, "ready pid=%d vm_fd=%d vcpus=%d\n", (int)getpid(), vm_fd, nvcpus);
 	fflush(stderr);
+	if (hold) wait_stdin(0);
 	if (settle_ms > 0) sleep_ms(settle_ms);
 
 	pthread_t threads[MAX_VCPUS];
@@ -214,8 +232,10 @@ int main(int argc, char **argv) {
 	fflush(stdout);
 	pthread_mutex_lock(&out_lock);
 	for (int v = 0; v < nvcpus; v++) fprintf(stderr, "vcpu %d tid=%d\n", v, (int)cpus[v].tid);
+	fprintf(stderr, "done\n");
 	pthread_mutex_unlock(&out_lock);
 	fflush(stderr);
 	if (linger_ms > 0) sleep_ms(linger_ms);
+	if (hold) wait_stdin(1);
 	return 0;
 }
