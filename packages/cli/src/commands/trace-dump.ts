@@ -9,27 +9,35 @@ import type { CliIo } from "../cli-io.js";
 const CHUNK_CHARS = 1 << 16;
 
 /**
- * Writes to a stream in large pieces and waits only when the stream says its
- * buffer is full: one `await` per full pipe, never one per event. A stream
- * that errors or closes while waited on ends the wait (a closed pipe is the
- * caller's to report, or the process's to end quietly on EPIPE).
+ * Writes to a stream in pieces of about 64 KiB and waits only when the stream
+ * says its buffer is full: an `await` per full pipe, never one per event.
+ * Pieces stay small because a long string built by `+=` is a rope that
+ * `Buffer.from` walks slowly; 64 KiB ropes are cheap to flatten. A stream that
+ * errors or closes while waited on ends the wait (a closed pipe is the
+ * process's to end quietly on EPIPE).
  */
 export class ChunkWriter {
   private pending = "";
+  private blocked = false;
 
   constructor(private readonly stream: NodeJS.WritableStream) {}
 
-  /** Adds text; returns true when enough is pending that {@link flush} should run. */
+  /** Adds text, writing when 64 KiB are pending; returns true when the caller should {@link drain}. */
   add(s: string): boolean {
     this.pending += s;
-    return this.pending.length >= CHUNK_CHARS;
+    if (this.pending.length >= CHUNK_CHARS) this.writePending();
+    return this.blocked;
   }
 
-  async flush(): Promise<void> {
-    if (this.pending.length === 0) return;
+  private writePending(): void {
     const chunk = this.pending;
     this.pending = "";
-    if (this.stream.write(chunk)) return;
+    if (!this.stream.write(chunk)) this.blocked = true;
+  }
+
+  /** Waits until the stream takes more, if it said it was full. */
+  async drain(): Promise<void> {
+    if (!this.blocked) return;
     await new Promise<void>((resolve, reject) => {
       const s = this.stream;
       const done = () => {
@@ -47,6 +55,13 @@ export class ChunkWriter {
       s.once("close", done);
       s.once("error", fail);
     });
+    this.blocked = false;
+  }
+
+  /** Writes what is pending and waits for the stream to take it. */
+  async flush(): Promise<void> {
+    if (this.pending.length > 0) this.writePending();
+    await this.drain();
   }
 }
 
@@ -68,8 +83,8 @@ export async function dumpTrace(reader: TraceReader, machine: string, io: CliIo)
   try {
     for await (const batch of reader.batches()) {
       let full = false;
-      for (let i = 0; i < batch.length; i++) full = out.add(enc.encode(batch[i] as TraceEvent)) || full;
-      if (full) await out.flush();
+      for (let i = 0; i < batch.length; i++) full = out.add(enc.encode(batch[i] as TraceEvent));
+      if (full) await out.drain();
     }
   } finally {
     await out.flush();

@@ -29,6 +29,8 @@ export class EventLineEncoder {
   private readonly tails = new Map<string, string>();
   private readonly keys = new Map<string, string>();
   private readonly strings = new Map<string, string>();
+  private lastBig = -1n;
+  private lastBigJson = '"-1"';
 
   /**
    * @param machine the machine name every line carries
@@ -63,7 +65,12 @@ export class EventLineEncoder {
           s += jsonString(v);
           break;
         case "bigint":
-          s += `"${v}"`;
+          // 64-bit fields often repeat (an ip, a flags word): converting a bigint to decimal is not cheap.
+          if (v !== this.lastBig) {
+            this.lastBig = v;
+            this.lastBigJson = `"${v}"`;
+          }
+          s += this.lastBigJson;
           break;
         default:
           s += valueJson(v);
