@@ -201,6 +201,13 @@ describe("DirectorySystemView", () => {
     expect(v.kernelLog()).toMatchObject({ ok: false, source: "var/log/dmesg", missing: true });
   });
 
+  it("reads through a root that is a magic link, such as a container's /proc/PID/root", () => {
+    const dir = root({ "etc/marker": "through the magic link" });
+    const v = new DirectorySystemView("/proc/self/root", false);
+    expect(v.readText(`${dir}/etc/marker`)).toMatchObject({ ok: true, value: "through the magic link" });
+    expect(v.list(dir)).toMatchObject({ ok: true, value: ["etc"] });
+  });
+
   it("rejects a sysroot that is not a directory with a typed error", () => {
     const dir = root({ file: "x" });
     expect(() => DirectorySystemView.open(join(dir, "file"))).toThrow(/not a directory/);

@@ -187,8 +187,14 @@ export class DirectorySystemView implements SystemView {
     } catch {
       // A root that does not exist reads as empty: every path is "not present".
     }
-    this.realRoot = real;
+    // A magic link such as /proc/PID/root (a container's root) "resolves" to `/`:
+    // keep going through it, and skip the descriptor-path check it would fail.
+    this.realRoot = real === sep && this.root !== sep ? this.root : real;
+    this.checkOpened = real !== sep;
   }
+
+  /** Whether an opened descriptor's path (`/proc/self/fd`) must be the path resolved. */
+  private readonly checkOpened: boolean;
 
   /**
    * Opens a view and checks the root is a readable directory.
@@ -235,7 +241,7 @@ export class DirectorySystemView implements SystemView {
       }
     }
     try {
-      st = cached ?? lstatSync(this.realRoot);
+      st = cached ?? statSync(this.realRoot);
     } catch (e) {
       return { ok: false, ...errorReason(e) };
     }
@@ -252,7 +258,8 @@ export class DirectorySystemView implements SystemView {
         if (name === "..") {
           // The parent in the walk, never above the root (`..` of the root is the root).
           done.pop();
-          st = lstatSync(join(this.realRoot, ...done));
+          // The root itself may be a link the user chose (a container's /proc/PID/root): follow it.
+          st = done.length === 0 ? statSync(this.realRoot) : lstatSync(join(this.realRoot, ...done));
           continue;
         }
         const dir: Stats = st;
@@ -265,7 +272,7 @@ export class DirectorySystemView implements SystemView {
           // An absolute target starts again at the root, as in a chroot.
           if (target.startsWith("/")) {
             done.length = 0;
-            st = lstatSync(this.realRoot);
+            st = statSync(this.realRoot);
           } else {
             st = dir;
           }
@@ -321,7 +328,7 @@ export class DirectorySystemView implements SystemView {
       const st = fstatSync(fd);
       if (st.ino !== r.st.ino || st.dev !== r.st.dev) throw new Error("changed while being opened");
       // A component swapped for a link after the walk would be followed by open(2): the descriptor says where it really led.
-      if (this.realRoot !== sep) {
+      if (this.checkOpened) {
         const where = fdPath(fd);
         if (where !== undefined && where !== r.abs) throw new Error("changed while being opened (it led elsewhere)");
       }
