@@ -56,6 +56,8 @@ export interface TraceDatLayout {
   readonly cmdlines: ReadonlyMap<number, string>;
   readonly buffers: readonly BufferLayout[];
   readonly cpuCount: number | null;
+  /** The TRACECLOCK option's clock (the top-level buffer's when the file has no BUFFER option for it). */
+  readonly traceClock: string | null;
   readonly timeRecords: TimeRecords;
   readonly warnings: string[];
 }
@@ -74,6 +76,8 @@ const SECTION_COMPRESSED = 1;
 
 interface OptionsState {
   traceClock: string | null;
+  /** A TRACECLOCK option was present (v6 then keeps clock text after the CPU offsets, even when the option is empty). */
+  traceClockSeen: boolean;
   cpuCount: number | null;
   traceId?: bigint;
   timeShift?: TimeShiftRecord;
@@ -85,7 +89,7 @@ interface OptionsState {
 }
 
 function newOptionsState(): OptionsState {
-  return { traceClock: null, cpuCount: null, guests: [], buffers: [], sections: new Map(), lossNotes: [] };
+  return { traceClock: null, traceClockSeen: false, cpuCount: null, guests: [], buffers: [], sections: new Map(), lossNotes: [] };
 }
 
 /**
@@ -102,6 +106,7 @@ function handleOption(id: number, payload: Uint8Array, at: number, le: boolean, 
     switch (id) {
       case OPTION.TRACECLOCK:
         st.traceClock = selectedClock(new TextDecoder("latin1").decode(payload));
+        st.traceClockSeen = true;
         break;
       case OPTION.CPUCOUNT:
         if (payload.length >= 4) st.cpuCount = new BufferCursor(payload, le, where, at).u32();
@@ -244,7 +249,7 @@ function readV6Data(c: ByteCursor, cpus: number, le: boolean, path: string, st: 
     if (!tag.startsWith("flyrecord")) throw invalidTrace(path, at, `expected "options", "latency" or "flyrecord", found ${JSON.stringify(tag.replace(/\0/g, ""))}`);
     const data = cpusFromOffsets(c, cpus, path);
     let clock: string | null = null;
-    if (st.traceClock !== null || topClock) {
+    if (st.traceClockSeen || topClock) {
       // trace-cmd writes the buffer's trace_clock text after the offsets when it wrote a TRACECLOCK option.
       const cat = c.position;
       try {
@@ -333,7 +338,7 @@ export function readTraceDatLayout(src: FileSource): TraceDatLayout {
       try {
         if (b.offset <= 0 || b.offset >= src.size) throw invalidTrace(path, b.offset, "buffer offset outside the file");
         const bc = new FileCursor(src, le, b.offset);
-        const d = readV6Data(bc, cpus, le, path, newOptionsState(), warnings, b.name, st.traceClock !== null);
+        const d = readV6Data(bc, cpus, le, path, newOptionsState(), warnings, b.name, st.traceClockSeen);
         buffers.push({
           name: b.name,
           clock: d.clock ?? st.traceClock,
@@ -360,6 +365,7 @@ export function readTraceDatLayout(src: FileSource): TraceDatLayout {
       cmdlines,
       buffers,
       cpuCount: st.cpuCount ?? cpus,
+      traceClock: st.traceClock,
       timeRecords: timeRecordsOf(st),
       warnings,
     };
@@ -429,6 +435,7 @@ export function readTraceDatLayout(src: FileSource): TraceDatLayout {
     cmdlines,
     buffers,
     cpuCount: st.cpuCount,
+    traceClock: st.traceClock,
     timeRecords: timeRecordsOf(st),
     warnings,
   };

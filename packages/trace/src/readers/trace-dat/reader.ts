@@ -62,7 +62,7 @@ export class TraceDatReader implements TraceReader {
       format: "trace-cmd",
       version: String(layout.version),
       compression: layout.compression,
-      clock: top ? clockOf(top.clock, top.clockSource) : clockOf(null, "default"),
+      clock: top ? clockOf(top.clock, top.clockSource) : clockOf(layout.traceClock, "TRACECLOCK option"),
       buffers,
       cpuCount: layout.cpuCount,
       timeRecords: layout.timeRecords,
