@@ -121,6 +121,28 @@ describe("mergeTraces", () => {
     expect(stats.machines[1]?.maxBoundNs).toBe(1_000n);
   });
 
+  it("compares ns bounds with tick gaps at the target's rate, and treats them as unknown without one", async () => {
+    const graph = new DomainGraph();
+    const [fwd] = offsetEdges("vm1.tsc", "host.tsc", 0n, "test");
+    graph.addEdge({ ...fwd, exact: false, boundNs: 1_000n });
+    const inputs = () => [
+      { name: "host", reader: memoryReader([ev(10_000n, 0), ev(20_000n, 0)], { clock: TSC }), domains: new Map([["", "host.tsc"]]) },
+      { name: "vm1", reader: memoryReader([ev(11_500n, 0), ev(30_000n, 0)], { clock: TSC }), domains: new Map([["", "vm1.tsc"]]) },
+    ];
+    // 1000 ns at 2 GHz = 2000 ticks: 1500 ticks apart is closer than that.
+    const at2GHz = newMergeStats();
+    await collect(mergeTraces(inputs(), { graph, target: "host.tsc", targetUnit: { ns: false, ticksPerSecond: 2_000_000_000n } }, at2GHz));
+    expect(at2GHz.orderUnknown).toBe(1);
+    // At 1 GHz it is 1000 ticks: 1500 apart is known.
+    const at1GHz = newMergeStats();
+    await collect(mergeTraces(inputs(), { graph, target: "host.tsc", targetUnit: { ns: false, ticksPerSecond: 1_000_000_000n } }, at1GHz));
+    expect(at1GHz.orderUnknown).toBe(0);
+    // Rate unknown: a non-zero bound cannot be compared with a gap in ticks.
+    const unknown = newMergeStats();
+    await collect(mergeTraces(inputs(), { graph, target: "host.tsc", targetUnit: { ns: false, ticksPerSecond: null } }, unknown));
+    expect(unknown.orderUnknown).toBe(3);
+  });
+
   it("gives the order a sort by reference-mapped time gives, for any declared offsets and batch sizes", async () => {
     const tsArb = fc.bigInt({ min: 1n << 42n, max: (1n << 42n) + (1n << 40n) }); // no wrap past 0 or 2^64 with the offsets below
     await fc.assert(

@@ -250,7 +250,11 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       format === "perfetto" ? new PerfettoWriter(sink) : format === "chrome" ? new ChromeJsonWriter(sink) : format === "jsonl" ? new JsonLinesWriter(sink) : new TextWriter(sink, targetNs);
     writer.begin({ machines, target: plan.target, toNanoseconds });
     const stats = newMergeStats();
-    for await (const batch of mergeTraces(plan.inputs, plan, stats)) {
+    const targetUnit = targetNs ? ({ ns: true } as const) : ({ ns: false, ticksPerSecond: targetHz } as const);
+    if (!targetNs && targetHz === null && plan.inputs.some((i) => [...i.domains.values()].some((d) => plan.graph.path(d, plan.target)?.boundNs !== 0n))) {
+      plan.notes.push(`uncertainties are in ns and ${plan.target} counts ticks at a rate not given: events with a non-zero bound are all "order unknown" (give --target-hz)`);
+    }
+    for await (const batch of mergeTraces(plan.inputs, { ...plan, targetUnit }, stats)) {
       writer.write(batch);
       if (sink.pending >= 1 << 20) await out.write(sink.take());
     }

@@ -86,10 +86,18 @@ export interface MergeOptions {
   readonly batchSize?: number;
   /** Waiting events before the oldest is released regardless (default 4M). */
   readonly maxWaiting?: number;
+  /**
+   * Whether the target counts nanoseconds, and else its ticks per second when known: bounds are
+   * in ns, and comparing them with gaps between events needs the gaps in ns too. Default: a
+   * nanosecond target. A tick target of unknown rate treats every non-zero bound as unknown.
+   */
+  readonly targetUnit?: { readonly ns: true } | { readonly ns: false; readonly ticksPerSecond: bigint | null };
 }
 
 interface Queue {
   readonly source: Source;
+  /** The route's bound in target units (null: unknown), for the order check. */
+  readonly bound: bigint | null;
   items: MergedEvent[];
   head: number;
 }
@@ -97,6 +105,8 @@ interface Queue {
 interface RouteState {
   readonly path: DomainPath;
   readonly stats: MergeRoute;
+  /** The path's bound in target units; null when unknown or not convertible. */
+  readonly boundTarget: bigint | null;
   readonly perCpu: boolean;
   readonly converters: Map<number, EdgeConverter[]>;
 }
@@ -158,12 +168,20 @@ export async function* mergeTraces(inputs: readonly MergeInput[], options: Merge
     const m = i.machine ?? i.name;
     if (!machineIndex.has(m)) machineIndex.set(m, machineIndex.size);
   }
+  const unit = options.targetUnit ?? { ns: true };
+  /** A bound in ns as target units, rounded up; null when unknown or the tick rate is. */
+  const inTargetUnits = (ns: bigint | null): bigint | null => {
+    if (ns === null) return null;
+    if (unit.ns || ns === 0n) return ns;
+    if (unit.ticksPerSecond === null) return null;
+    return (ns * unit.ticksPerSecond + 999_999_999n) / 1_000_000_000n;
+  };
   const sources: Source[] = inputs.map((input, index) => {
     const routes = new Map<string, RouteState>();
     for (const [buffer, domain] of input.domains) {
       const path = options.graph.requirePath(domain, options.target);
       const route: MergeRoute = { machine: input.name, buffer, path, events: 0 };
-      routes.set(buffer, { path, stats: route, perCpu: path.edges.some((e) => e.perCpu), converters: new Map() });
+      routes.set(buffer, { path, stats: route, boundTarget: inTargetUnits(path.boundNs), perCpu: path.edges.some((e) => e.perCpu), converters: new Map() });
       stats.routes.push(route);
     }
     stats.machines.push({ name: input.name, events: 0, outsideEpoch: 0, unmapped: 0, epochsUsed: new Set(), maxBoundNs: 0n, boundUnknown: false });
@@ -268,7 +286,7 @@ export async function* mergeTraces(inputs: readonly MergeInput[], options: Merge
       let q = s.queues.get(queueKey);
       const wasEmpty = !q || q.head >= q.items.length;
       if (!q) {
-        q = { source: s, items: [], head: 0 };
+        q = { source: s, bound: g.route.boundTarget, items: [], head: 0 };
         s.queues.set(queueKey, q);
       } else if (wasEmpty) {
         q.items = [];
@@ -308,8 +326,8 @@ export async function* mergeTraces(inputs: readonly MergeInput[], options: Merge
     updateLowWater(s);
   };
 
-  // Last released event per input, for the order-unknown check.
-  const lastOf: (MergedEvent | undefined)[] = inputs.map(() => undefined);
+  // Last released event per input and its bound in target units, for the order-unknown check.
+  const lastOf: ({ ts: bigint; bound: bigint | null } | undefined)[] = inputs.map(() => undefined);
   let lastTs: bigint | null = null;
   let out: MergedEvent[] = [];
 
@@ -324,18 +342,25 @@ export async function* mergeTraces(inputs: readonly MergeInput[], options: Merge
       ev.flags |= MERGE_FLAG.outOfOrder;
       stats.outOfOrder++;
     } else lastTs = ev.ts;
+    const bound = q.bound;
     for (let m = 0; m < lastOf.length; m++) {
       if (m === ev.input) continue;
       const other = lastOf[m];
       if (!other) continue;
-      const gap = ev.ts >= other.ts ? ev.ts - other.ts : other.ts - ev.ts;
-      const unknown = ev.boundNs === null || other.boundNs === null || gap <= ev.boundNs + other.boundNs;
+      let unknown: boolean;
+      if (bound === 0n && other.bound === 0n) unknown = ev.ts === other.ts; // exact: only a shared tick is a tie
+      else if (bound === null || other.bound === null) unknown = true;
+      else unknown = (ev.ts >= other.ts ? ev.ts - other.ts : other.ts - ev.ts) <= bound + other.bound;
       if (unknown && (ev.flags & MERGE_FLAG.orderUnknown) === 0) {
         ev.flags |= MERGE_FLAG.orderUnknown;
         stats.orderUnknown++;
       }
     }
-    lastOf[ev.input] = ev;
+    const last = lastOf[ev.input];
+    if (last) {
+      last.ts = ev.ts;
+      last.bound = bound;
+    } else lastOf[ev.input] = { ts: ev.ts, bound };
     return ev;
   };
 
