@@ -16,7 +16,7 @@ import { readAll } from "./support/perf-compare.js";
 import { richFile } from "./support/perf-data-builder.js";
 
 const DATA = join(__dirname, "data");
-const FILES = ["perf-sched-mono", "perf-cpu-clock", "perf-pipe", "perf-switch-all"].map((n) => join(DATA, `${n}.data`));
+const FILES = ["perf-sched-mono", "perf-cpu-clock", "perf-pipe", "perf-switch-all", "perf-zstd"].map((n) => join(DATA, `${n}.data`));
 const dir = mkdtempSync(join(tmpdir(), "clocksource-perf-damage-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let serial = 0;
@@ -213,6 +213,24 @@ describe("damaged perf.data", () => {
         },
       ),
       { numRuns: 400 },
+    );
+  });
+
+  it("fuzz: flipped bytes inside zstd-compressed records (perf record -z) give warnings or a typed error, within the time limit", async () => {
+    const original = new Uint8Array(readFileSync(join(DATA, "perf-zstd.data")));
+    const v = new DataView(original.buffer);
+    const start = Number(v.getBigUint64(40, true));
+    const size = Number(v.getBigUint64(48, true));
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }), async (flips) => {
+        const b = original.slice();
+        for (const [where, x] of flips) {
+          const i = start + Math.floor(where * size);
+          b[i] = (b[i] as number) ^ x;
+        }
+        await readDamaged(b);
+      }),
+      { numRuns: 100 },
     );
   });
 });

@@ -23,6 +23,8 @@ const FIXTURES = {
   "perf-cpu-clock": { events: ["cpu-clock"], options: ["-c", "1000000", "--sample-cpu"], workload: KNOWN_WORKLOAD },
   /** Pipe mode: attrs, features and tracing data as records in the stream; tracepoints and samples mixed. */
   "perf-pipe": { events: ["sched:sched_process_exec", "sched:sched_process_fork", "cpu-clock"], options: ["-c", "1000000", "--sample-cpu"], workload: KNOWN_WORKLOAD, pipe: true },
+  /** perf record -z: the kernel's records in zstd-compressed COMPRESSED records (one stream for the file). */
+  "perf-zstd": { events: ["sched:sched_switch", "sched:sched_process_exec", "cpu-clock"], options: ["-z", "-c", "2000000", "--sample-cpu"], workload: KNOWN_WORKLOAD },
   /** System-wide context switches (every CPU), threads named by synthesized COMM records only. */
   "perf-switch-all": { events: ["sched:sched_switch"], options: ["-a", "--synth=task"], workload: ["sleep", "0.02"] },
 } as const;

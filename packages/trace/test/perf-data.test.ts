@@ -13,7 +13,7 @@ import { COMPARE_FIELDS, compareTaskEvents, compareWithScript, readAll, samplesO
 import { KNOWN_WORKLOAD, perfRecord, perfScript, perfStatus } from "./support/perf-record.js";
 
 const DATA = join(__dirname, "data");
-const FIXTURES = ["perf-sched-mono", "perf-cpu-clock", "perf-pipe", "perf-switch-all"];
+const FIXTURES = ["perf-sched-mono", "perf-cpu-clock", "perf-pipe", "perf-switch-all", "perf-zstd"];
 
 function cpusOf(events: readonly TraceEvent[]): Set<number> {
   return new Set(samplesOf(events).map((e) => e.cpu));
@@ -92,6 +92,20 @@ describe("committed perf.data files", () => {
     expect(r.events.some((e) => e.name === "sched:sched_process_exec" && e.fields.filename === "/bin/true")).toBe(true);
   });
 
+  it("perf-zstd: perf record -z, zstd-compressed records decompressed as one stream", async () => {
+    const r = await readAll(join(DATA, "perf-zstd.data"));
+    expect(r.info.compression).toBe("zstd");
+    expect(new Set(samplesOf(r.events).map((e) => e.name))).toEqual(new Set(["sched:sched_switch", "sched:sched_process_exec", "cpu-clock"]));
+    const raw = readFileSync(join(DATA, "perf-zstd.data"));
+    // The file really holds COMPRESSED records (type 81) and no plain SAMPLE records.
+    const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    const types = new Set<number>();
+    const end = Number(v.getBigUint64(40, true)) + Number(v.getBigUint64(48, true));
+    for (let p = Number(v.getBigUint64(40, true)); p + 8 <= end; p += v.getUint16(p + 6, true)) types.add(v.getUint32(p, true));
+    expect(types.has(81)).toBe(true);
+    expect(types.has(9)).toBe(false);
+  });
+
   it("gives the same events whatever the batch size", async () => {
     const path = join(DATA, "perf-switch-all.data");
     const a = await readAll(path, 1);
@@ -137,6 +151,11 @@ describe.skipIf(!status.ok)("perf.data recorded now, compared with perf script o
     const trues = ev.filter((e) => e.name === "sched:sched_process_exec" && e.fields.filename === "/bin/true");
     expect(trues).toHaveLength(2);
     for (const e of trues) expect(e.comm).toBe("true");
+  });
+
+  it("perf record -z (zstd-compressed records)", async () => {
+    const ev = await recordAndCompare("zstd", ["sched:sched_switch", "cpu-clock"], ["-a", "-z", "-c", "500000"], KNOWN_WORKLOAD);
+    expect(samplesOf(ev).length).toBeGreaterThan(100);
   });
 
   it("pipe mode (perf record -o -)", async () => {

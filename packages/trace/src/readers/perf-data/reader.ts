@@ -11,6 +11,7 @@ import type { PerfTimeConv, TimeRecords, TraceClock, TraceEvent, TraceInfo, Trac
 import { CLOCK_NAMES, Feat, Rec } from "./constants.js";
 import { at, invalid } from "./errors.js";
 import { readFeature, type PerfMeta } from "./features.js";
+import { CompressedRecords } from "./compressed.js";
 import { ChunkStream, openTraceFile, type TraceFile } from "./file-source.js";
 import { MAX_FEATURE_BYTES, readHeader, type PerfHeader } from "./header.js";
 import { BadRecord, decodeSample, decodeSideband, peekTime, recordName, type TimeKey } from "./records.js";
@@ -157,6 +158,11 @@ export async function openPerfData(path: string, options: ReaderOptions = {}): P
   }
 }
 
+/** The records that become events: SAMPLE and the sideband the model has. */
+function isEventRecord(type: number): boolean {
+  return type === Rec.SAMPLE || type === Rec.COMM || type === Rec.FORK || type === Rec.EXIT || type === Rec.MMAP || type === Rec.MMAP2 || type === Rec.LOST || type === Rec.LOST_SAMPLES;
+}
+
 class PerfDataReader implements TraceReader {
   private used = false;
   private closed = false;
@@ -233,6 +239,44 @@ class PerfDataReader implements TraceReader {
     const st = new ChunkStream(file, h.dataStart, h.dataEnd);
     let failure: Error | null = null;
 
+    // A SAMPLE or sideband record: its stream, its time; out at once when untimed, else queued for its round.
+    const take = (type: number, v: DataView, bytes: Uint8Array, p: number, size: number, fileOffset: number): void => {
+      let s: Stream | undefined | null;
+      if (type === Rec.SAMPLE) {
+        s = single;
+        if (s === undefined) {
+          const idPos = streams.sampleIdPos;
+          if (idPos < 0) s = list[0];
+          else if (idPos + 8 <= size) s = streams.byIdAt(v, p + idPos);
+          if (s === undefined) {
+            const id = idPos >= 0 && idPos + 8 <= size ? streams.idAt(v, p + idPos) : null;
+            warn.add("unknown-id", `${at(fileOffset)}: SAMPLE for unknown event id ${id}; skipped`);
+            return;
+          }
+        }
+      } else {
+        s = this.trailerStream(v, p, size, single);
+        if (s === null) {
+          warn.add("unknown-id", `${at(fileOffset)}: ${recordName(type)} for an unknown event id; skipped`);
+          return;
+        }
+      }
+      const bad = peekTime(type, v, p, size, s, le, key);
+      if (bad !== null) warn.add("bad-record", `${at(fileOffset)}: ${bad}; skipped`);
+      // Untimed records go out at once, as in perf.
+      else if (key.hi === 0 && key.lo === 0) emit(type, v, bytes, p, s, fileOffset);
+      else queue.push(bytes, p, size, key.hi, key.lo, key.cpu, s === undefined ? -1 : s.index, fileOffset);
+    };
+
+    // perf record -z: the kernel's records inside COMPRESSED payloads (messages name the COMPRESSED record).
+    let zOffset = 0;
+    let compressed: CompressedRecords | null = null;
+    const takeCompressed = (v: DataView, bytes: Uint8Array, p: number, size: number): void => {
+      const type = v.getUint32(p, le);
+      if (isEventRecord(type)) take(type, v, bytes, p, size, zOffset);
+      else if (type >= Rec.KERNEL_MAX) warn.add("unknown-record", `${at(zOffset)}: record type ${type} inside compressed data skipped`);
+    };
+
     for (;;) {
       // What the last round let out goes first.
       yield* drain();
@@ -258,34 +302,8 @@ class PerfDataReader implements TraceReader {
         p = st.pos;
       }
       const v = st.view;
-      if (type === Rec.SAMPLE || type === Rec.COMM || type === Rec.FORK || type === Rec.EXIT || type === Rec.MMAP || type === Rec.MMAP2 || type === Rec.LOST || type === Rec.LOST_SAMPLES) {
-        let s: Stream | undefined | null;
-        if (type === Rec.SAMPLE) {
-          s = single;
-          if (s === undefined) {
-            const idPos = streams.sampleIdPos;
-            if (idPos < 0) s = list[0];
-            else if (idPos + 8 <= size) s = streams.byIdAt(v, p + idPos);
-            if (s === undefined) {
-              const id = idPos >= 0 && idPos + 8 <= size ? streams.idAt(v, p + idPos) : null;
-              warn.add("unknown-id", `${at(st.offset)}: SAMPLE for unknown event id ${id}; skipped`);
-              st.skip(size);
-              continue;
-            }
-          }
-        } else {
-          s = this.trailerStream(v, p, size, single);
-          if (s === null) {
-            warn.add("unknown-id", `${at(st.offset)}: ${recordName(type)} for an unknown event id; skipped`);
-            st.skip(size);
-            continue;
-          }
-        }
-        const bad = peekTime(type, v, p, size, s, le, key);
-        if (bad !== null) warn.add("bad-record", `${at(st.offset)}: ${bad}; skipped`);
-        // Untimed records go out at once, as in perf.
-        else if (key.hi === 0 && key.lo === 0) emit(type, v, st.bytes, p, s, st.offset);
-        else queue.push(st.bytes, p, size, key.hi, key.lo, key.cpu, s === undefined ? -1 : s.index, st.offset);
+      if (isEventRecord(type)) {
+        take(type, v, st.bytes, p, size, st.offset);
         st.skip(size);
         if (out.length >= batch) {
           yield out;
@@ -343,9 +361,18 @@ class PerfDataReader implements TraceReader {
           }
           break;
         case Rec.COMPRESSED:
-        case Rec.COMPRESSED2:
-          warn.add("compressed", `${at(st.offset)}: zstd-compressed records (perf record -z) are not read; ${size} bytes skipped`);
+        case Rec.COMPRESSED2: {
+          // COMPRESSED: the payload fills the record; COMPRESSED2: a u64 payload size first, then padding to 8 bytes.
+          const start = type === Rec.COMPRESSED ? 8 : 16;
+          let len = size - start;
+          if (type === Rec.COMPRESSED2 && size >= 16) len = Math.min(len, Number(v.getBigUint64(p + 8, le) & 0xffffn));
+          if (len <= 0) break;
+          compressed ??= new CompressedRecords(le, takeCompressed);
+          zOffset = st.offset;
+          const problem = compressed.push(st.bytes.subarray(p + start, p + start + len));
+          if (problem !== null) warn.add("compressed", `${at(st.offset)}: ${problem}; the compressed records from here on are skipped`);
           break;
+        }
         case Rec.AUXTRACE_ERROR:
           warn.add("auxtrace", `${at(st.offset)}: AUXTRACE_ERROR record`);
           break;
@@ -356,6 +383,9 @@ class PerfDataReader implements TraceReader {
       }
       if (failure) break;
       st.skip(size);
+    }
+    if (compressed !== null && compressed.broken === null && compressed.leftover > 0) {
+      warn.add("compressed", `${at(zOffset)}: the compressed data ends inside a record (${compressed.leftover} bytes)`);
     }
     queue.finish();
     yield* drain();

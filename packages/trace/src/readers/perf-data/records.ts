@@ -91,7 +91,7 @@ export function decodeSample(view: DataView, bytes: Uint8Array, pos: number, siz
     const rawSize = view.getUint32(o, le);
     o += 4;
     if (o + rawSize > end) return new BadRecord(`SAMPLE RAW data of ${rawSize} bytes runs past the record`);
-    fields = s.decodeRaw !== null ? s.decodeRaw(bytes, o, rawSize) : EMPTY_FIELDS;
+    fields = s.decodeRaw !== null ? s.decodeRaw(view, bytes, o, rawSize) : EMPTY_FIELDS;
   } else {
     const f: EventFields = {};
     if (L.ip >= 0) f.ip = view.getBigUint64(pos + L.ip, le);

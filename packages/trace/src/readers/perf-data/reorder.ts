@@ -26,7 +26,8 @@ export class Arena {
   private first = 0;
   /** Next write position. */
   pos = 0;
-  private spare: Uint8Array | null = null;
+  /** Dropped pages kept for reuse: allocating (and zeroing) fresh ones costs page faults. */
+  private readonly spare: Uint8Array[] = [];
 
   /** Copies `size` bytes of `src` at `off`; returns their position. */
   add(src: Uint8Array, off: number, size: number): number {
@@ -36,8 +37,7 @@ export class Arena {
     const pageNo = Math.floor(at / PAGE);
     if (this.pages.length === 0) this.first = pageNo;
     while (pageNo >= this.first + this.pages.length) {
-      const page = this.spare ?? new Uint8Array(PAGE);
-      this.spare = null;
+      const page = this.spare.pop() ?? new Uint8Array(PAGE);
       this.pages.push(page);
       this.views.push(new DataView(page.buffer));
     }
@@ -61,12 +61,13 @@ export class Arena {
     return pos % PAGE;
   }
 
-  /** Drops the pages wholly below `pos`, keeping one for reuse. */
+  /** Drops the pages wholly below `pos`, keeping a few for reuse. */
   releaseBelow(pos: number): void {
     const keepFrom = Math.floor(pos / PAGE);
     // The page being written to always stays.
     while (this.first < keepFrom && this.pages.length > 1) {
-      this.spare = this.pages.shift() as Uint8Array;
+      const page = this.pages.shift() as Uint8Array;
+      if (this.spare.length < 4) this.spare.push(page);
       this.views.shift();
       this.first++;
     }

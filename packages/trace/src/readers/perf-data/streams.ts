@@ -4,8 +4,7 @@
  * payload decoder, and the id → stream lookup that tells which attr a record
  * belongs to.
  */
-import type { EventFields } from "../../model/event.js";
-import { createFieldDecoder, type EventFormat, type TracingData } from "../../ftrace/index.js";
+import { createFieldsDecoder, type EventFormat, type FieldsDecoder, type TracingData } from "../../ftrace/index.js";
 import { idPositions, sampleLayout, trailerLayout, type PerfAttr, type SampleLayout, type TrailerLayout } from "./attr.js";
 import { AttrType, HARDWARE_NAMES, SOFTWARE_NAMES } from "./constants.js";
 import type { EventDesc } from "./features.js";
@@ -20,7 +19,7 @@ export interface Stream {
   /** The ids of this attr's event streams (one per CPU or thread). */
   readonly ids: bigint[];
   /** Decodes a PERF_SAMPLE_RAW tracepoint payload; null for other events or when the format is unknown. */
-  decodeRaw: ((bytes: Uint8Array, offset: number, length: number) => EventFields) | null;
+  decodeRaw: FieldsDecoder | null;
 }
 
 /** Names an attr the way perf does when the file has no EVENT_DESC. */
@@ -108,8 +107,7 @@ export class Streams {
     else if (desc && desc.name !== "") s.name = desc.name;
     else if (s.name === "") s.name = fallbackName(attr, format);
     if (format && (attr.sampleType & 1024) !== 0) {
-      const decode = createFieldDecoder(format, this.tracing?.littleEndian ?? this.le);
-      s.decodeRaw = (bytes, offset, length) => decode(bytes, offset, length).fields;
+      s.decodeRaw = createFieldsDecoder(format, this.tracing?.littleEndian ?? this.le);
     } else {
       s.decodeRaw = null;
     }
