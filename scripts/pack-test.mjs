@@ -3,8 +3,9 @@
  * The pack test: does clocksource install and work as its README promises,
  * for someone outside this repository?
  *
- *  1. Copies the repository's sources to a scratch directory and builds them
- *     from scratch (no stale files from old builds can reach a tarball).
+ *  1. Packs the repository's own build after checking it has no stale output
+ *     (every dist file has its source), or — with --staged or --head — copies
+ *     the sources to a scratch directory and builds them from scratch.
  *  2. `npm pack`s every package (the native package's prepack builds its
  *     prebuilt addons), checks what each tarball holds, and lints it with
  *     publint and "are the types wrong".
@@ -18,9 +19,12 @@
  *     the ranking; and the CLI installed for one architecture (`--omit=optional`).
  *
  * Bounded in time; without the npm registry it skips with one line and exit 0.
- * Usage: node scripts/pack-test.mjs [--keep] [--head]
- *   --keep  leave the scratch directory
- *   --head  test the last commit (git archive HEAD) instead of the working tree
+ * Usage: node scripts/pack-test.mjs [--keep] [--staged | --head]
+ *   --keep    leave the scratch directory
+ *   --staged  build a copy of the working tree from scratch and pack that
+ *   --head    the same for the last commit (git archive HEAD)
+ * Without either it packs this checkout's build: run `npm run build` first (CI
+ * runs it after `npm test`, which builds).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -33,6 +37,7 @@ const PACKAGES = ["core", "native", "x86", "arm", "paravirt", "trace", "cli"];
 const DEADLINE = Date.now() + Number(process.env.CLOCKSOURCE_PACK_TEST_TIMEOUT_S ?? 480) * 1000;
 const keep = process.argv.includes("--keep");
 const fromHead = process.argv.includes("--head");
+const staged = fromHead || process.argv.includes("--staged");
 const scratch = mkdtempSync(join(tmpdir(), "clocksource-pack-test-"));
 let failures = 0;
 
@@ -94,6 +99,20 @@ function stageRepository() {
   return stage;
 }
 
+/** Files in dist/ whose source in src/ is gone: a rename or deletion the incremental build left behind. */
+function staleOutputs() {
+  const out = [];
+  const walk = (dir) => (existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)])) : []);
+  for (const p of PACKAGES) {
+    const pkg = join(REPO, "packages", p);
+    for (const f of walk(join(pkg, "dist"))) {
+      const m = /^(.*)\.(js|d\.ts)$/.exec(f.slice(join(pkg, "dist").length + 1));
+      if (m && !existsSync(join(pkg, "src", `${m[1]}.ts`))) out.push(f.slice(REPO.length + 1));
+    }
+  }
+  return out;
+}
+
 function listTarball(tgz) {
   return execFileSync("tar", ["-tzf", tgz], { encoding: "utf8" }).split("\n").filter(Boolean).map((f) => f.replace(/^package\//, ""));
 }
@@ -133,9 +152,17 @@ async function main() {
   }
 
   log(`scratch directory ${scratch}`);
-  const stage = stageRepository();
-  log("building the staged copy from scratch (tsc -b)");
-  mustRun("tsc -b", process.execPath, [join(stage, "node_modules/typescript/bin/tsc"), "-b"], { cwd: stage, timeout: 400_000 });
+  let stage = REPO;
+  if (staged) {
+    stage = stageRepository();
+    log("building the staged copy from scratch (tsc -b)");
+    mustRun("tsc -b", process.execPath, [join(stage, "node_modules/typescript/bin/tsc"), "-b"], { cwd: stage, timeout: 400_000 });
+  } else {
+    log("packing this checkout's build (checked for stale output first)");
+    const stale = staleOutputs();
+    if (stale.length) throw new Error(`the build has output without source (stale files would be packed): ${stale.slice(0, 5).join(", ")}; run npm run clean && npm run build`);
+    for (const p of PACKAGES) if (!existsSync(join(REPO, "packages", p, "dist/index.js")) && !existsSync(join(REPO, "packages", p, "dist/main.js"))) throw new Error(`packages/${p} is not built: run npm run build`);
+  }
 
   const tarballs = join(scratch, "tarballs");
   mkdirSync(tarballs);
