@@ -6,6 +6,8 @@ import { CpuStream } from "./cpu-stream.js";
 import type { FileSource } from "./file-source.js";
 import type { TraceDatLayout } from "./metadata.js";
 
+/** The kinds-table slot of records shorter than their 2-byte type word. */
+const SHORT_RECORD = 0x10000;
 /** Warnings kept per reader; beyond this they are counted, not stored (bounded memory). */
 const MAX_WARNINGS = 1000;
 /** Memory for page blocks of uncompressed data, shared by all CPU streams. */
@@ -82,6 +84,12 @@ export class TraceDatReader implements TraceReader {
   private kindOf(id: number): EventKind {
     const known = this.kinds[id];
     if (known) return known;
+    if (id === SHORT_RECORD) {
+      const short: EventKind = { name: "unknown:short-record", decode: null, pidAt: -1 };
+      this.warn(`${this.src.path}: records shorter than their 2-byte event type are named ${short.name}`);
+      this.kinds[id] = short;
+      return short;
+    }
     const f = this.layout.formats.lookup(id);
     let k: EventKind;
     if (f !== undefined && typeof f !== "string") k = { name: `${f.system}:${f.name}`, decode: createFieldsDecoder(f, this.layout.littleEndian), pidAt: commonPidOffset(f) };
@@ -90,7 +98,7 @@ export class TraceDatReader implements TraceReader {
       if (typeof f === "string") this.warn(`${f}; events of type ${id} are named ${k.name} with no fields`);
       this.warn(`${this.src.path}: event type ${id} has no format in the file${typeof f === "string" ? " that parses" : ""}; its events are named ${k.name} with no fields`);
     }
-    if (id >= 0) this.kinds[id] = k;
+    this.kinds[id] = k;
     return k;
   }
 
@@ -136,7 +144,8 @@ export class TraceDatReader implements TraceReader {
     const view = s.view;
     const start = s.recStart;
     const le = this.layout.littleEndian;
-    const id = len >= 2 ? view.getUint16(start, le) : -1;
+    // A record too short to hold its type word gets a kind of its own (index 65536, past every u16 ID).
+    const id = len >= 2 ? view.getUint16(start, le) : SHORT_RECORD;
     const k = this.kinds[id] ?? this.kindOf(id);
     const tid = k.pidAt >= 0 && k.pidAt + 4 <= len ? view.getInt32(start + k.pidAt, le) : -1;
     const fields: EventFields = k.decode ? k.decode(view, s.buf, start, len) : {};
