@@ -1,4 +1,5 @@
-import type { Fact, FactValue, ProbeReport } from "@clocksource/core";
+import { FactSet, type Fact, type FactValue, type ProbeReport } from "@clocksource/core";
+import { renderKvmHost } from "./render-kvm-host.js";
 
 const MAX_VALUE = 60;
 
@@ -41,6 +42,7 @@ export function renderProbeReport(r: ProbeReport): string {
     out += row("invariant TSC", tri(r.x86.invariantTsc));
     out += row("TSC frequency", `${hz(r.x86.tscFrequencyHz)}${r.x86.tscFrequencySource ? ` from ${r.x86.tscFrequencySource}` : ""}`);
     out += row("TSC marked unstable", tri(r.x86.tscUnstable));
+    if (r.x86.kvm) out += renderKvmHost(r.x86.kvm, new FactSet(r.facts), row, r.live);
   }
   if (r.arm) {
     out += row("generic timer", tri(r.arm.genericTimer));

@@ -1,7 +1,7 @@
 import { FACT } from "@clocksource/core";
 import { ARM_FACT } from "@clocksource/arm";
 import { PARAVIRT_FACT } from "@clocksource/paravirt";
-import { X86_FACT } from "@clocksource/x86";
+import { KVM_MODULES, X86_FACT } from "@clocksource/x86";
 
 /**
  * What `clocksource snapshot` copies: exactly the probe inputs, nothing else.
@@ -30,6 +30,8 @@ export const SNAPSHOT_FILES: readonly string[] = [
   "sys/devices/soc0/soc_id",
   "sys/firmware/acpi/tables/GTDT",
   "sys/firmware/devicetree/base/**",
+  // Which KVM (x86): the modules' parameters, and initstate (absent when built in).
+  ...KVM_MODULES.flatMap((m) => [`sys/module/${m}/initstate`, `sys/module/${m}/parameters/*`]),
 ];
 
 /** Device-tree trees are small; a larger one is cut off here and the cut is reported. */
@@ -93,6 +95,11 @@ export const LIVE_ONLY_INPUTS: readonly LiveOnlyInput[] = [
     what: "KVM debugfs per-VM directories (sys/kernel/debug/kvm), the contents of /dev/kvm, and its absence",
     facts: [FACT.kvmHost, FACT.kvmVms],
     sources: [],
+  },
+  {
+    what: "the running KVM VMs' vCPU TSC offsets and scaling (sys/kernel/debug/kvm/<pid>-<fd>/vcpuN/tsc-*), and that no VM can run when /dev/kvm is absent",
+    facts: [FACT.x86KvmVmTsc],
+    sources: ["/sys/kernel/debug/kvm"],
   },
   { what: "reachability of a paravirtual agent", facts: [], sources: [] },
 ];

@@ -11,6 +11,7 @@ import { CpuidProbe } from "./cpuid-probe.js";
 import { CpuinfoTscProbe } from "./cpuinfo-tsc-probe.js";
 import { TscKernelLogProbe } from "./tsc-log-probe.js";
 import { TscReaderProbe } from "./tsc-reader-probe.js";
+import { KvmHostTscProbe } from "./kvm-host-probe.js";
 import { X86TscBackend } from "./tsc-backend.js";
 
 export * from "./x86-facts.js";
@@ -29,6 +30,10 @@ export * from "./kvm-tsc-codec.js";
 export * from "./kvm-tsc-batch.js";
 export * from "./kvm-debugfs.js";
 export * from "./kvm-tsc-epochs.js";
+export * from "./kvm-modules.js";
+export * from "./kvm-hw-tsc.js";
+export * from "./kvm-host-vms.js";
+export * from "./kvm-host-probe.js";
 
 
 /** Registers this package's probes and backends in `container` (never the global one). */
@@ -37,5 +42,6 @@ export function register(container: DependencyContainer): void {
   container.register(CAPABILITY_PROBE, { useClass: CpuinfoTscProbe });
   container.register(CAPABILITY_PROBE, { useClass: TscKernelLogProbe });
   container.register(CAPABILITY_PROBE, { useClass: TscReaderProbe });
+  container.register(CAPABILITY_PROBE, { useClass: KvmHostTscProbe });
   container.register(CLOCK_BACKEND, { useClass: X86TscBackend });
 }

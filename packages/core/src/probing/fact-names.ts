@@ -28,6 +28,14 @@ export const FACT = {
   x86InvariantTsc: "x86.invariant_tsc",
   x86TscFrequencyHz: "x86.tsc_frequency_hz",
   x86TscUnstable: "x86.tsc_unstable",
+  /** The x86 KVM vendor modules present (`kvm_intel`, `kvm_amd`, `kvm_pvm`): loaded or built in. */
+  x86KvmImplementation: "x86.kvm_implementation",
+  /** Whether the CPU offsets a guest's TSC in hardware (VMX `tsc_offset`, SVM). */
+  x86KvmTscOffsetting: "x86.kvm_tsc_offsetting",
+  /** Whether KVM here can scale a guest's TSC in hardware (VMX `tsc_scaling`, SVM `tsc_scale`). */
+  x86KvmTscScaling: "x86.kvm_tsc_scaling",
+  /** The running VMs with each vCPU's TSC offset and scaling (KVM debugfs): live only. */
+  x86KvmVmTsc: "x86.kvm_vm_tsc",
   // arm report section (filled by @clocksource/arm)
   armGenericTimer: "arm.generic_timer",
   armTimerFrequencyHz: "arm.timer_frequency_hz",

@@ -28,6 +28,17 @@ export interface ProbeReport {
     readonly tscFrequencyHz: number | null;
     readonly tscFrequencySource: string | null;
     readonly tscUnstable: boolean | null;
+    /** KVM host facts; null when nothing says this machine runs or could run KVM. */
+    readonly kvm: null | {
+      /** Vendor modules present (`kvm_intel`, `kvm_amd`, `kvm_pvm`); null when not told. */
+      readonly implementation: readonly string[] | null;
+      /** Hardware offsets a guest's TSC. */
+      readonly tscOffsetting: boolean | null;
+      /** KVM can scale a guest's TSC in hardware. */
+      readonly tscScaling: boolean | null;
+      /** The running VMs and their vCPUs' TSC parameters (live only); null when not read. */
+      readonly vms: readonly FactValue[] | null;
+    };
   };
   readonly arm: null | {
     readonly genericTimer: boolean | null;
@@ -49,6 +60,20 @@ const bool = (v: FactValue | undefined): boolean | null => (typeof v === "boolea
 
 function sectionFacts(facts: FactSet, prefix: string): boolean {
   return facts.all().some((f) => f.name.startsWith(prefix));
+}
+
+const KVM_FACTS = [FACT.x86KvmImplementation, FACT.x86KvmTscOffsetting, FACT.x86KvmTscScaling, FACT.x86KvmVmTsc];
+
+function kvmSection(facts: FactSet): NonNullable<ProbeReport["x86"]>["kvm"] {
+  if (!facts.all().some((f) => (KVM_FACTS as string[]).includes(f.name))) return null;
+  const impl = facts.value(FACT.x86KvmImplementation);
+  const vms = facts.value(FACT.x86KvmVmTsc);
+  return {
+    implementation: Array.isArray(impl) ? impl.filter((x): x is string => typeof x === "string") : null,
+    tscOffsetting: bool(facts.value(FACT.x86KvmTscOffsetting)),
+    tscScaling: bool(facts.value(FACT.x86KvmTscScaling)),
+    vms: Array.isArray(vms) ? vms : null,
+  };
 }
 
 /** Builds the probe report from the facts and the ranking. Pure. */
@@ -86,6 +111,7 @@ export function buildProbeReport(ranking: Ranking, view: { root: string; live: b
           tscFrequencyHz: num(tscFreq?.value),
           tscFrequencySource: tscFreq ? `${tscFreq.source} (${tscFreq.confidence})` : null,
           tscUnstable: bool(facts.value(FACT.x86TscUnstable)),
+          kvm: kvmSection(facts),
         }
       : null,
     arm: isArm && hasArm
