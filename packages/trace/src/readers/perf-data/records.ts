@@ -140,6 +140,8 @@ export function decodeSideband(type: number, misc: number, view: DataView, bytes
   const minBody = MIN_BODY[type] ?? 8;
   if (size < minBody + trailerSize) return new BadRecord(`${recordName(type)} of ${size} bytes is shorter than its ${minBody + trailerSize}-byte minimum`);
   const body = readTrailer(view, pos, size, s, le, trailer);
+  // perf synthesizes the threads and maps that predate the recording with an all-zero trailer: no time, no CPU.
+  if (trailer.ts === 0n) trailer.cpu = -1;
   const bodyEnd = pos + body;
   const name = SIDEBAND_NAMES[type] as string;
   switch (type) {

@@ -192,9 +192,9 @@ export class RoundQueue {
 
   constructor(
     /** Most records held at once; past it the older half goes out early (order may then break). */
-    readonly limit = 1 << 21,
+    readonly limit = 1 << 20,
     /** Most arena bytes held at once, likewise. */
-    readonly byteLimit = 256 << 20,
+    readonly byteLimit = 128 << 20,
   ) {}
 
   /** Records waiting. */
