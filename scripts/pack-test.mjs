@@ -188,11 +188,14 @@ async function main() {
     const blocking = lint.messages.filter((m) => m.type !== "suggestion");
     for (const m of lint.messages.filter((m) => m.type === "suggestion")) log(`note ${p}: publint suggests: ${formatMessage(m, lint.pkg)}`);
     check(blocking.length === 0, `${p}: publint --strict${blocking.map((m) => `\n  ${m.type}: ${formatMessage(m, lint.pkg)}`).join("")}`);
-    // CJSResolvesToESM: require() of an ES module is supported since Node 20.19 (the
-    // packages' engines), which attw does not model yet (arethetypeswrong#252); the
-    // require() and CommonJS-types checks below prove that path instead.
+    // attw's "node16" profile, minus one rule. CJSResolvesToESM: require() of an ES module
+    // is supported since Node 20.19 (the packages' engines), which attw does not model yet
+    // (arethetypeswrong#252); the require() and CommonJS-types checks below prove that path
+    // instead. node10: TypeScript's pre-`exports` resolution (`moduleResolution: node`,
+    // deprecated in TS 6, gone in 7) cannot see subpath exports; the root entry still
+    // resolves there through `main`/`types`.
     const analysis = await attw.checkPackage(attw.createPackageFromTarballData(new Uint8Array(data)));
-    const problems = analysis.types ? analysis.problems.filter((x) => x.kind !== "CJSResolvesToESM") : [];
+    const problems = analysis.types ? analysis.problems.filter((x) => x.kind !== "CJSResolvesToESM" && x.resolutionKind !== "node10") : [];
     check(analysis.types !== false && problems.length === 0, `${p}: are the types wrong${problems.map((x) => `\n  ${x.kind} ${x.entrypoint ?? ""} ${x.resolutionKind ?? ""}`).join("")}`);
   }
 
@@ -227,7 +230,17 @@ async function main() {
   writeFileSync(join(app, "readme-node16.ts"), snippet);
   writeFileSync(join(app, "readme-bundler.ts"), snippet);
   // node16 also checks our declaration files (skipLibCheck off), once.
-  writeJson(join(app, "tsconfig.node16.json"), { compilerOptions: { ...strict, skipLibCheck: false, noEmit: true, module: "node16", moduleResolution: "node16" }, files: ["readme-node16.ts"] });
+  // Each package's README example too (they ship in the tarballs).
+  const packageSnippets = [];
+  for (const p of PACKAGES) {
+    codeBlocks(readFileSync(join(REPO, "packages", p, "README.md"), "utf8"), "ts").forEach((code, i) => {
+      const file = `pkg-readme-${p}-${i}`;
+      writeFileSync(join(app, `${file}.ts`), code);
+      writeFileSync(join(app, `${file}.mjs`), code);
+      packageSnippets.push(file);
+    });
+  }
+  writeJson(join(app, "tsconfig.node16.json"), { compilerOptions: { ...strict, skipLibCheck: false, noEmit: true, module: "node16", moduleResolution: "node16" }, files: ["readme-node16.ts", ...packageSnippets.map((f) => `${f}.ts`)] });
   writeJson(join(app, "tsconfig.bundler.json"), { compilerOptions: { ...strict, noEmit: true, module: "esnext", moduleResolution: "bundler" }, files: ["readme-bundler.ts"] });
   writeFileSync(join(app, "require-types.cts"), `import core = require("@clocksource/core");\nimport x86 = require("@clocksource/x86");\nconst c: import("tsyringe").DependencyContainer = core.createClockContainer({ sysroot: "/" });\nx86.register(c);\nexport const id: string | null = c.resolve(core.ClockSelector).rank().selected?.id ?? null;\n`);
   writeJson(join(app, "tsconfig.cjs.json"), { compilerOptions: { ...strict, noEmit: true, module: "node20", moduleResolution: "node16" }, files: ["require-types.cts"] });
@@ -249,6 +262,11 @@ async function main() {
   };
   tsCheck(/^readme-node16\.ts|^node_modules\//, "README example type-checks (strict, node16 resolution, our .d.ts files checked too)");
   tsCheck(/^readme-bundler\.ts/, "README example type-checks (strict, bundler resolution)");
+  tsCheck(/^pkg-readme-/, `the packages' README examples type-check (${packageSnippets.length}, strict, node16)`);
+  for (const f of packageSnippets) {
+    const r = node([`${f}.mjs`]);
+    check(r.status === 0 && r.stderr === "", `${f} (a package README's example) runs as written${r.status === 0 && r.stderr === "" ? "" : `\n${r.stdout}${r.stderr}`}`);
+  }
   tsCheck(/^require-types\.cts/, "CommonJS TypeScript requiring the packages type-checks (module node20: require of ES modules)");
   tsCheck(/^guide\/(microsecond-backend|main|plugin)\.ts/, "guide code compiles without decorator flags (factory registration)");
   tsCheck(/^guide\/(injectable-backend|main-decorators)\.ts/, "guide code compiles with experimentalDecorators + emitDecoratorMetadata (class registration)");
