@@ -37,37 +37,70 @@ export class ProtoBuffer {
     this.buf = next;
   }
 
-  /** An unsigned integer below 2^53. */
+  /**
+   * An unsigned integer below 2^53. Integer bit operations only: `%` and
+   * division on doubles this large cost as much as the rest of a packet.
+   */
   varint(v: number): void {
     this.ensure(10);
     const b = this.buf;
     let p = this.pos;
-    while (v >= 0x80) {
-      b[p++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
+    if (v <= 0xffff_ffff) {
+      let x = v >>> 0;
+      while (x >= 0x80) {
+        b[p++] = (x & 0x7f) | 0x80;
+        x >>>= 7;
+      }
+      b[p++] = x;
+    } else {
+      // Exact for v < 2^53: ToUint32 keeps the low 32 bits; the rest is an exact quotient.
+      let lo = v >>> 0;
+      const hi = (v - lo) / 0x1_0000_0000;
+      for (let i = 0; i < 4; i++) {
+        b[p++] = (lo & 0x7f) | 0x80;
+        lo >>>= 7;
+      }
+      // 4 bits of lo remain; hi has at most 21 bits: together below 2^25.
+      let x = (lo | (hi << 4)) >>> 0;
+      while (x >= 0x80) {
+        b[p++] = (x & 0x7f) | 0x80;
+        x >>>= 7;
+      }
+      b[p++] = x;
     }
-    b[p++] = v;
     this.pos = p;
   }
 
   /** A u64 (two's complement for negative values, as protobuf's int64 is). */
   varint64(v: bigint): void {
-    if (v >= 0n && v <= 0x1f_ffff_ffff_ffffn) return this.varint(Number(v));
-    let u = BigInt.asUintN(64, v);
+    // One conversion instead of two BigInt comparisons: Number(v) is exact below 2^53 and rounds to
+    // at least 2^53 above it, so the range check on the double is exact.
+    const n = Number(v);
+    if (n >= 0 && n <= Number.MAX_SAFE_INTEGER) return this.varint(n);
+    const u = BigInt.asUintN(64, v);
+    let lo = Number(u & 0xffff_ffffn);
+    let hi = Number(u >> 32n);
     this.ensure(10);
     const b = this.buf;
     let p = this.pos;
-    // The low 35 bits as 5 groups, then the rest (< 2^29) as a number.
-    for (let i = 0; i < 5 && u >= 0x80n; i++) {
-      b[p++] = Number(u & 0x7fn) | 0x80;
-      u >>= 7n;
+    // 28 bits of lo in four groups, then lo's 4 high bits with hi's 32 bits, seven at a time.
+    for (let i = 0; i < 4; i++) {
+      b[p++] = (lo & 0x7f) | 0x80;
+      lo >>>= 7;
     }
-    let rest = Number(u);
-    while (rest >= 0x80) {
-      b[p++] = (rest & 0x7f) | 0x80;
-      rest >>>= 7;
+    // (lo: 4 bits) + hi·16 may reach 2^36: keep it in two parts.
+    const first = (lo | ((hi & 0x7) << 4)) >>> 0; // 7 bits
+    hi >>>= 3;
+    if (hi === 0) {
+      b[p++] = first;
+    } else {
+      b[p++] = first | 0x80;
+      while (hi >= 0x80) {
+        b[p++] = (hi & 0x7f) | 0x80;
+        hi >>>= 7;
+      }
+      b[p++] = hi;
     }
-    b[p++] = rest;
     this.pos = p;
   }
 
