@@ -35,7 +35,7 @@ Options:
                        ${traceFormats().join(", ")}
   --ts-field NAME      JSON lines: the member holding the timestamp (default ts)
   --reorder-window N   text and JSON lines: events held to put lines that are
-                       slightly out of time order in order (default 16384)
+                       slightly out of time order in order (default 4096)
   -h, --help           show this help
 
 Exit status: 0 done (also with warnings), 1 a file that cannot be read, is

@@ -2,7 +2,7 @@ import { ClocksourceError } from "@clocksource/core";
 import type { TraceEvent } from "../../model/event.js";
 
 /** Default number of events a text reader holds to put slightly out-of-order input in order. */
-export const DEFAULT_REORDER_WINDOW = 16384;
+export const DEFAULT_REORDER_WINDOW = 4096;
 
 /**
  * Puts a nearly sorted stream in order (by `ts`, ties by CPU, then arrival)

@@ -64,47 +64,58 @@ export interface LineChunk {
 /**
  * The lines of a text file, a chunk at a time (one `await` per chunk, not per
  * line). Lines end at `\n`; a trailing `\r` is dropped; the last line need not
- * end with a newline. Invalid UTF-8 decodes to U+FFFD rather than failing: the
- * line parser then reports the line.
- * @throws ClocksourceError `INVALID_TRACE` for a line longer than {@link MAX_LINE_CHARS}, `IO_ERROR`
+ * end with a newline. Each chunk is cut after its last newline byte (which is
+ * never part of a multi-byte UTF-8 sequence) and decoded in one go; invalid
+ * UTF-8 decodes to U+FFFD rather than failing: the line parser then reports
+ * the line.
+ * @throws ClocksourceError `INVALID_TRACE` for a line longer than `maxLineChars` bytes, `IO_ERROR`
  */
 export async function* readLines(path: string, options: { maxLineChars?: number; chunkBytes?: number } = {}): AsyncGenerator<LineChunk> {
   const maxLine = options.maxLineChars ?? MAX_LINE_CHARS;
+  const chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
   const fh = await openRegularFile(path);
   try {
-    const decoder = new TextDecoder("utf-8");
-    const buf = new Uint8Array(options.chunkBytes ?? CHUNK_BYTES);
-    let carry = "";
+    let carry: Buffer = Buffer.alloc(0);
     let lineNo = 1;
     let position = 0;
     for (;;) {
+      const buf = Buffer.allocUnsafe(chunkBytes);
       let bytesRead: number;
       try {
-        ({ bytesRead } = await fh.read(buf, 0, buf.length, position));
+        ({ bytesRead } = await fh.read(buf, 0, chunkBytes, position));
       } catch (e) {
         throw new ClocksourceError("IO_ERROR", `cannot read ${path} at offset ${position}: ${describeErrno(e)}`, { cause: e });
       }
       const eof = bytesRead === 0;
       position += bytesRead;
-      const text = carry + (eof ? decoder.decode() : decoder.decode(buf.subarray(0, bytesRead), { stream: true }));
-      const lines = text.split("\n");
-      carry = eof ? "" : (lines.pop() as string);
-      if (eof && lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
-      if (carry.length > maxLine) throw new ClocksourceError("INVALID_TRACE", `${path}: line ${lineNo + lines.length}: longer than ${maxLine} characters (not a text trace?)`);
-      for (let i = 0; i < lines.length; i++) {
-        const l = lines[i] as string;
-        if (l.length > maxLine) throw new ClocksourceError("INVALID_TRACE", `${path}: line ${lineNo + i}: longer than ${maxLine} characters (not a text trace?)`);
-        if (l.endsWith("\r")) lines[i] = l.slice(0, -1);
-      }
-      if (lines.length > 0) {
-        yield { lines, firstLine: lineNo };
-        lineNo += lines.length;
+      const data = carry.length === 0 ? buf.subarray(0, bytesRead) : Buffer.concat([carry, buf.subarray(0, bytesRead)]);
+      const cut = eof ? data.length : data.lastIndexOf(10) + 1;
+      carry = eof ? Buffer.alloc(0) : Buffer.from(data.subarray(cut));
+      if (carry.length > maxLine) throw new ClocksourceError("INVALID_TRACE", `${path}: line ${lineNo + countNewlines(data, cut)}: longer than ${maxLine} bytes (not a text trace?)`);
+      if (cut > 0) {
+        const lines = data.toString("utf8", 0, cut).split("\n");
+        if (lines[lines.length - 1] === "") lines.pop();
+        for (let i = 0; i < lines.length; i++) {
+          const l = lines[i] as string;
+          if (l.length > maxLine) throw new ClocksourceError("INVALID_TRACE", `${path}: line ${lineNo + i}: longer than ${maxLine} bytes (not a text trace?)`);
+          if (l.charCodeAt(l.length - 1) === 13) lines[i] = l.slice(0, -1);
+        }
+        if (lines.length > 0) {
+          yield { lines, firstLine: lineNo };
+          lineNo += lines.length;
+        }
       }
       if (eof) return;
     }
   } finally {
     await fh.close();
   }
+}
+
+function countNewlines(b: Uint8Array, end: number): number {
+  let n = 0;
+  for (let i = 0; i < end; i++) if (b[i] === 10) n++;
+  return n;
 }
 
 /** True when a file's first bytes look like text: no NUL byte, and not mostly control bytes. */
