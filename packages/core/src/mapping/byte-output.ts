@@ -7,6 +7,8 @@ import { ClocksourceError } from "../errors.js";
 
 /** Bytes collected before they are handed to the stream. */
 export const OUTPUT_PIECE = 256 * 1024;
+/** Spent pieces kept for reuse: more than one input block produces between two turns, so none is allocated in a steady run. */
+const FREE_PIECES = 8;
 
 /** What the output goes to: a Node writable stream (process.stdout, a file, a socket). */
 export type ByteSink = NodeJS.WritableStream;
@@ -71,7 +73,7 @@ export class ByteOutput {
       const piece = this.buf;
       this.buf = this.free.pop() ?? Buffer.allocUnsafeSlow(OUTPUT_PIECE);
       ok = this.sink.write(piece.subarray(0, len), () => {
-        if (this.free.length < 4) this.free.push(piece);
+        if (this.free.length < FREE_PIECES) this.free.push(piece);
       });
     } else {
       const copy = Buffer.allocUnsafeSlow(len);
@@ -81,10 +83,18 @@ export class ByteOutput {
     if (!ok) this.full = true;
   }
 
-  /** Flushes, then waits until the stream has room again if it said it was full. */
+  /**
+   * Flushes, then waits until the stream has room again if it said it was
+   * full — else only for the callbacks already queued (a synchronous stream
+   * calls back on the next tick), so that its pieces are free again before
+   * the next is needed.
+   */
   async settle(): Promise<void> {
     this.flush();
-    if (!this.full) return;
+    if (!this.full) {
+      if (this.reuse) await new Promise<void>((resolve) => process.nextTick(resolve));
+      return;
+    }
     this.full = false;
     await waitForDrain(this.sink);
   }

@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { join, resolve, sep } from "node:path";
 import { ClocksourceError } from "../errors.js";
 import { describeFileKind } from "../io/file-kind.js";
+import { KMSG_PATH, readKmsg } from "./kmsg.js";
 
 /** The result of reading something through a {@link SystemView}: never thrown, always explained. */
 export type ReadOutcome<T> =
@@ -458,7 +459,7 @@ export class DirectorySystemView implements SystemView {
 
   private cachedLog: ReadOutcome<string> | undefined;
 
-  /** Read once per view: several probes consult the log, and on a live machine it is a `dmesg` run. */
+  /** Read once per view: several probes consult the log, and on a live machine it is read from /dev/kmsg (or a `dmesg` run). */
   kernelLog(): ReadOutcome<string> {
     this.cachedLog ??= this.readKernelLog();
     return this.cachedLog;
@@ -468,6 +469,16 @@ export class DirectorySystemView implements SystemView {
     const saved = this.readText("var/log/dmesg");
     if (saved.ok || !this.live) return saved;
     const max = DEFAULT_MAX_BYTES;
+    // The ring buffer itself, without a `dmesg` process; only where there is no /dev/kmsg is the command run.
+    const ring = readKmsg(max);
+    if (ring.ok) {
+      if (ring.truncated) this.noteCut(KMSG_PATH, max, "bytes");
+      return { ok: true, value: ring.text, source: KMSG_PATH, ...(ring.truncated ? { truncated: true } : {}) };
+    }
+    if (ring.code !== "ENOENT") {
+      const why = ring.code === "EACCES" || ring.code === "EPERM" ? "permission denied (needs root or CAP_SYSLOG)" : ring.message;
+      return { ok: false, source: KMSG_PATH, reason: `kernel log unreadable: ${KMSG_PATH}: ${why} (saved log: ${saved.reason})`, missing: false };
+    }
     // The cap bounds memory; past it dmesg is stopped and what it wrote so far is used.
     const run = spawnSync("dmesg", [], { timeout: 3000, maxBuffer: max, stdio: ["ignore", "pipe", "pipe"] });
     const err = run.error as NodeJS.ErrnoException | undefined;
