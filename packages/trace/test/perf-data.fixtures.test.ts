@@ -6,7 +6,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { COMPARE_FIELDS } from "./support/perf-compare.js";
+import { COMPARE_ARGS } from "./support/perf-compare.js";
 import { KNOWN_WORKLOAD, perfRecord, perfScript, perfStatus } from "./support/perf-record.js";
 
 const DATA = join(__dirname, "data");
@@ -34,14 +34,9 @@ describe.skipIf(!asked || !status.ok)("committed perf.data fixtures", () => {
     it(`records ${name}`, () => {
       const out = join(DATA, `${name}.data`);
       perfRecord({ out, events: f.events, options: f.options, workload: f.workload, pipe: "pipe" in f && f.pipe });
-      const text = scriptOf(out);
+      const text = perfScript(out, COMPARE_ARGS);
       writeFileSync(join(DATA, `${name}.script.txt`), text);
       expect(text.length).toBeGreaterThan(0);
     });
   }
 });
-
-function scriptOf(file: string): string {
-  // perfScript's -F is the first list; the second (software events) and the task events follow as extra arguments.
-  return perfScript(file, COMPARE_FIELDS[1], [COMPARE_FIELDS[2], COMPARE_FIELDS[3], "--show-task-events"]);
-}

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { TraceEvent } from "../src/model/event.js";
 import { perfDataFormat } from "../src/readers/perf-data/index.js";
-import { COMPARE_FIELDS, compareTaskEvents, compareWithScript, readAll, samplesOf } from "./support/perf-compare.js";
+import { COMPARE_ARGS, compareTaskEvents, compareWithScript, readAll, samplesOf } from "./support/perf-compare.js";
 import { KNOWN_WORKLOAD, perfRecord, perfScript, perfStatus } from "./support/perf-record.js";
 
 const DATA = join(__dirname, "data");
@@ -126,7 +126,7 @@ describe.skipIf(!status.ok)("perf.data recorded now, compared with perf script o
   async function recordAndCompare(name: string, events: string[], options: string[], workload: readonly string[], pipe = false): Promise<TraceEvent[]> {
     const out = join(dir, `${name}.data`);
     perfRecord({ out, events, options, workload, pipe });
-    const text = perfScript(out, COMPARE_FIELDS[1], [COMPARE_FIELDS[2], COMPARE_FIELDS[3], "--show-task-events"]);
+    const text = perfScript(out, COMPARE_ARGS);
     const r = await readAll(out);
     expect(compareWithScript(r.events, text)).toEqual([]);
     expect(compareTaskEvents(r.events, text)).toEqual([]);

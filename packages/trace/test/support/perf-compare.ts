@@ -25,8 +25,11 @@ export async function readAll(path: string, batchSize?: number): Promise<ReadRes
   }
 }
 
-/** The field lists the comparisons use: tracepoints with their formatted fields, software events with the ip. */
-export const COMPARE_FIELDS = ["-F", "trace:comm,pid,tid,cpu,time,event,trace", "-F", "sw:comm,pid,tid,cpu,time,event,ip"] as const;
+/**
+ * The `perf script` arguments the comparisons use: tracepoints with their
+ * formatted fields, software events with the ip, and the task events.
+ */
+export const COMPARE_ARGS = ["-F", "trace:comm,pid,tid,cpu,time,event,trace", "-F", "sw:comm,pid,tid,cpu,time,event,ip", "--show-task-events"] as const;
 
 /** Where a print fmt names a value differently from its field (`comm=%s`, `__get_str(parent_comm)`). */
 const PRINT_ALIASES: Readonly<Record<string, Readonly<Record<string, string>>>> = {

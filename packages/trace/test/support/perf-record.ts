@@ -48,12 +48,9 @@ export function perfRecord(o: PerfRecordOptions): void {
   if (o.pipe) writeFileSync(o.out, r.stdout);
 }
 
-/** The fields the comparisons print: `perf script --ns -F` with these. */
-export const SCRIPT_FIELDS = "comm,pid,tid,cpu,time,event,ip,trace";
-
-/** Runs `perf script --ns -F fields` (plus `extra`) on a file and returns its text. */
-export function perfScript(file: string, fields = SCRIPT_FIELDS, extra: readonly string[] = []): string {
-  const r = spawnSync("perf", ["script", "-i", file, "--ns", "-F", fields, ...extra], { encoding: "utf8", maxBuffer: 1 << 30, timeout: 120_000 });
+/** Runs `perf script -i file --ns` with more arguments (`-F` lists, `--show-task-events`) and returns its text. */
+export function perfScript(file: string, args: readonly string[]): string {
+  const r = spawnSync("perf", ["script", "-i", file, "--ns", ...args], { encoding: "utf8", maxBuffer: 1 << 30, timeout: 120_000 });
   if (r.status !== 0) throw new Error(`perf script -i ${file} failed (${r.status ?? r.signal}): ${r.stderr.trim()}`);
   return r.stdout;
 }
