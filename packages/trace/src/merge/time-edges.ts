@@ -7,7 +7,6 @@ import {
   ClocksourceError,
   mappingFileEdges,
   MAPPING_SCHEMA,
-  mulShiftAdd,
   U64_MAX,
   wrapU64,
   type DomainEdge,
@@ -70,7 +69,11 @@ export function multShiftEdges(ticks: string, ns: string, mult: number, shift: n
   }
   const m = BigInt(mult);
   const s = BigInt(shift);
-  const fwd = perValue((t) => mulShiftAdd(t, m, shift, BigInt.asUintN(64, offset)));
+  // Exact, not wrapped: a time past 2^64 − 1 has no u64 value (outside), rather than a wrong one.
+  const fwd = perValue((t) => {
+    const v = ((t * m) >> s) + offset;
+    return v < 0n || v > U64_MAX ? undefined : v;
+  });
   const inv = perValue((n) => {
     const d = n - offset;
     if (d < 0n) return 0n;
