@@ -54,7 +54,7 @@ describe("the custom-backend guide and example", () => {
       const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", cwd: REPO_ROOT, timeout: 60_000, env: { ...process.env, ...env } });
       expect(r.stderr).toBe("");
       expect(r.status).toBe(0);
-      if (args.includes("--json")) {
+      if ((args as readonly string[]).includes("--json")) {
         const report = JSON.parse(r.stdout) as { backends: { id: string; rating: number }[]; selected: string; runtime: { plugins: { path: string }[] } };
         expect(report.backends.find((b) => b.id === "microsecond-monotonic")?.rating).toBe(110);
         expect(report.runtime.plugins.map((p) => p.path)).toEqual([join(EXAMPLE, "dist/plugin.js")]);

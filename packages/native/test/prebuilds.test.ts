@@ -122,10 +122,20 @@ describe("the install step (scripts/install.cjs)", () => {
     return { PATH: `${bin}:/usr/bin/nonexistent` };
   };
 
+  /**
+   * Runs the install step as npm would. In a session of its own (setsid), without
+   * a controlling terminal: the notice also goes to /dev/tty when there is one,
+   * and a test must not write to the developer's terminal.
+   */
+  const runInstall = (pkg: string) => {
+    const args = [join(pkg, "scripts/install.cjs")];
+    const setsid = spawnSync("sh", ["-c", "command -v setsid"], { encoding: "utf8" }).stdout.trim();
+    return spawnSync(setsid || process.execPath, setsid ? [process.execPath, ...args] : args, { encoding: "utf8", cwd: pkg, env: bare() });
+  };
+
   it.skipIf(!existsSync(join(PKG, "dist/index.js")))("with nothing to load and nothing to build: one line on stderr, exit 0, and the runtime reason repeats it", () => {
     const pkg = stage("no-addon", false);
-    // detached: a session of its own, without a controlling terminal (the notice also goes to /dev/tty when there is one).
-    const r = spawnSync(process.execPath, [join(pkg, "scripts/install.cjs")], { encoding: "utf8", cwd: pkg, env: bare(), detached: true });
+    const r = runInstall(pkg);
     expect(r.status).toBe(0);
     expect(r.stdout).toBe("");
     const lines = r.stderr.split("\n").filter(Boolean);
@@ -141,7 +151,7 @@ describe("the install step (scripts/install.cjs)", () => {
 
   it.skipIf(!CAN_BUILD || !existsSync(join(PKG, "dist/index.js")))("with a prebuild for this machine: silent, builds nothing, and the runtime loads the prebuild", () => {
     const pkg = stage("with-prebuild", true);
-    const r = spawnSync(process.execPath, [join(pkg, "scripts/install.cjs")], { encoding: "utf8", cwd: pkg, env: bare(), detached: true });
+    const r = runInstall(pkg);
     expect(r.status).toBe(0);
     expect(r.stderr).toBe("");
     expect(existsSync(join(pkg, "build"))).toBe(false);
