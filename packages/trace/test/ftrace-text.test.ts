@@ -6,6 +6,7 @@ import { isClocksourceError } from "@clocksource/core";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import type { TraceEvent } from "../src/model/event.js";
+import { openTrace } from "../src/open.js";
 import { ftraceTextFormat } from "../src/readers/ftrace-text/index.js";
 import { traceDatFormat } from "../src/readers/trace-dat/index.js";
 import { DATA_DIR, readTrace, REPORT_SOURCES, REPORT_VARIANTS, reportFixture, TRACEFS_TEXT, type Expectation } from "./support/text-fixtures.js";
@@ -173,7 +174,7 @@ describe("ftrace text lines", () => {
     const line = (ts: number, cpu = 0) => `            bash-1   [00${cpu}] ..... ${ts}.000000: x: a=${ts}`;
     const r = await read([line(3), line(1), line(2, 1), line(2, 0), line(4)].join("\n"));
     expect(r.events.map((e) => [e.ts / 1_000_000_000n, e.cpu])).toEqual([[1n, 0], [2n, 0], [2n, 1], [3n, 0], [4n, 0]]);
-    const reader = await ftraceTextFormat.open(file([line(10), line(11), line(12), line(13), line(1)].join("\n")), { reorderWindow: 1 });
+    const reader = await openTrace(file([line(10), line(11), line(12), line(13), line(1)].join("\n")), { format: "ftrace-text", reorderWindow: 1 });
     const seen: bigint[] = [];
     const err = await (async () => {
       for await (const b of reader.batches()) seen.push(...b.map((e) => e.ts / 1_000_000_000n));
@@ -273,7 +274,7 @@ function compareReportWithDat(textAll: TraceEvent[], datAll: TraceEvent[], varia
   const text = textAll.filter((e) => e.name !== "lost");
   // trace-cmd prints counter clocks' raw values whole in every variant, and ns clocks as sec.usec
   // (rounded) without -t or --raw-ts; µs rounding makes ties, which are ordered by CPU.
-  const usec = (variant === "default" || variant === "l") && datAll.length > 0 && !COUNTER_CLOCKS.has(datClock);
+  const usec = (variant === "default" || variant === "l") && datAll.length > 0 && !COUNTER_CLOCKS.has(datClock ?? "");
   const dat = datAll
     .filter((e) => e.name !== "lost")
     .map((e) => (usec ? { ...e, ts: toUsec(e.ts) } : e))

@@ -8,6 +8,7 @@ import type { FieldValue, TraceEvent } from "../src/model/event.js";
 import { EventLineEncoder } from "../src/readers/jsonl/event-line-encoder.js";
 import { isJsonObject, JsonSyntaxError, parseExactJson } from "../src/readers/jsonl/exact-json.js";
 import { jsonLinesFormat } from "../src/readers/jsonl/index.js";
+import { openTrace } from "../src/open.js";
 import { DATA_DIR, readTrace } from "./support/text-fixtures.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "jsonl-"));
@@ -130,7 +131,7 @@ describe("JSON lines traces", () => {
   it("sorts lines out of order within the window; beyond it, fails after delivering what came first", async () => {
     const lines = [5, 3, 4, 1, 2, 9, 8].map((t) => `{"ts":"${t}"}`).join("\n");
     expect((await read(lines)).events.map((e) => e.ts)).toEqual([1n, 2n, 3n, 4n, 5n, 8n, 9n]);
-    const reader = await jsonLinesFormat.open(file([10, 11, 12, 13, 14, 1].map((t) => `{"ts":"${t}"}`).join("\n")), { reorderWindow: 2, batchSize: 1 });
+    const reader = await openTrace(file([10, 11, 12, 13, 14, 1].map((t) => `{"ts":"${t}"}`).join("\n")), { format: "jsonl", reorderWindow: 2, batchSize: 1 });
     const seen: bigint[] = [];
     const err = await (async () => {
       for await (const b of reader.batches()) seen.push(...b.map((e) => e.ts));
