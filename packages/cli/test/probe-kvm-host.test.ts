@@ -1,9 +1,11 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { buildProbeReport, ClockSelector, createClockContainer, DirectorySystemView } from "@clocksource/core";
 import { KVM_MODULES, register } from "@clocksource/x86";
 import { afterAll, describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../../../test/support/fixtures.js";
 import { runCli } from "../../../test/support/run-cli.js";
 import { runCliAsNobody, UNPRIVILEGED_SKIP } from "../../../test/support/unprivileged.js";
 import { renderProbeReport } from "../src/render-probe.js";
@@ -139,5 +141,74 @@ describe("clocksource probe: the KVM host lines", () => {
     const vm = report.facts.filter((f: { name: string }) => f.name === "x86.kvm_vm_tsc");
     expect(vm).toEqual([expect.objectContaining({ confidence: "unknown", source: "/sys/kernel/debug/kvm", reason: "permission denied (needs root?)" })]);
     expect(report.x86.kvm.implementation).toEqual(KVM_MODULES.filter((m) => m !== "kvm" && existsSync(`/sys/module/${m}`)));
+  });
+});
+
+/** Why a real VM cannot be listed here, or null. */
+function realVmUnsupported(): string | null {
+  if (process.platform !== "linux") return "not Linux";
+  if (process.getuid?.() !== 0) return "needs root (KVM debugfs)";
+  if (!existsSync("/dev/kvm")) return "/dev/kvm does not exist (no KVM on this machine)";
+  if (!existsSync("/sys/kernel/debug/kvm")) return "KVM debugfs is not mounted at /sys/kernel/debug";
+  if (spawnSync("gcc", ["--version"], { timeout: 10_000 }).error) return "gcc is not installed";
+  return null;
+}
+const realVmSkip = realVmUnsupported();
+if (realVmSkip) console.log(`[probe-kvm-host] real-VM case skipped: ${realVmSkip}`);
+
+async function until(check: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
+describe("clocksource probe on a KVM host running a real VM", () => {
+  it.skipIf(realVmSkip !== null)("lists the KVM guest harness's VM with its 2 vCPUs and their debugfs offsets, before and after the guest ran", async (ctx) => {
+    const bin = join(tmp, "kvm-guest-harness");
+    const cc = spawnSync("gcc", ["-O2", "-Wall", "-pthread", "-o", bin, join(REPO_ROOT, "test/kvm/kvm-guest-harness.c")], { encoding: "utf8", timeout: 60_000 });
+    expect(cc.stderr).toBe("");
+    const child = spawn(bin, ["--vcpus", "2", "--loops", "50", "--hold"], { stdio: ["pipe", "ignore", "pipe"] });
+    let err = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+    const closed = new Promise<void>((resolve) => child.on("close", () => resolve()));
+    try {
+      await until(() => /ready pid=\d+/.test(err) || child.exitCode !== null, 20_000);
+      if (child.exitCode === 3) ctx.skip(`KVM unusable here: ${err.trim()}`);
+      const m = /ready pid=(\d+) vm_fd=(\d+) vcpus=2/.exec(err);
+      expect(m, err).not.toBeNull();
+      const [pid, fd] = [Number(m?.[1]), Number(m?.[2])];
+      const vm = `${pid}-${fd}`;
+      const check = () => {
+        const r = runCli(["probe", "--json"]);
+        expect(r.status).toBe(0);
+        const vms = JSON.parse(r.stdout).x86.kvm.vms as { vm: string; pid: number; fd: number; vcpus: { vcpu: number; tscOffset: string; tscScalingRatio: string | null; fracBits: number | null }[] }[];
+        const mine = vms.find((v) => v.vm === vm);
+        expect(mine, JSON.stringify(vms)).toMatchObject({ pid, fd });
+        expect(mine?.vcpus.map((c) => c.vcpu)).toEqual([0, 1]);
+        for (const c of mine?.vcpus ?? []) {
+          const dir = `/sys/kernel/debug/kvm/${vm}/vcpu${c.vcpu}`;
+          expect(c.tscOffset).toBe(readFileSync(`${dir}/tsc-offset`, "utf8").trim());
+          expect(c.tscScalingRatio).toBe(existsSync(`${dir}/tsc-scaling-ratio`) ? readFileSync(`${dir}/tsc-scaling-ratio`, "utf8").trim() : null);
+        }
+        const text = runCli(["probe"]).stdout;
+        expect(text).toContain(`(pid ${pid}, fd ${fd}): 2 vCPUs\n`);
+        console.log(`[probe-kvm-host] real VM ${vm}: ${JSON.stringify(mine?.vcpus)}`);
+      };
+      check();
+      child.stdin.write("go\n");
+      expect(await until(() => /^done$/m.test(err) || child.exitCode !== null, 45_000)).toBe(true);
+      expect(child.exitCode, err).toBeNull(); // held: the VM still exists
+      check();
+    } finally {
+      child.stdin.end();
+      if (child.exitCode === null && child.signalCode === null) {
+        const gone = await until(() => child.exitCode !== null, 5_000);
+        if (!gone) child.kill("SIGKILL");
+      }
+      await closed;
+    }
   });
 });
