@@ -3,7 +3,7 @@
  * committed recordings (always) and fresh ones made here (as root with perf;
  * skipped with the reason otherwise).
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -104,6 +104,43 @@ describe("committed perf.data files", () => {
     for (let p = Number(v.getBigUint64(40, true)); p + 8 <= end; p += v.getUint16(p + 6, true)) types.add(v.getUint32(p, true));
     expect(types.has(81)).toBe(true);
     expect(types.has(9)).toBe(false);
+  });
+
+  it("pipe mode: tracing data that arrives after the first sample still decodes the tracepoints", async () => {
+    const b = new Uint8Array(readFileSync(join(DATA, "perf-pipe.data")));
+    const v = new DataView(b.buffer);
+    // Walk the records (HEADER_TRACING_DATA's block follows its record, outside its size).
+    const recs: { at: number; len: number; type: number }[] = [];
+    for (let p = 16; p + 8 <= b.length; ) {
+      const type = v.getUint32(p, true);
+      const size = v.getUint16(p + 6, true);
+      const len = size + (type === 66 ? v.getUint32(p + 8, true) : 0);
+      recs.push({ at: p, len, type });
+      p += len;
+    }
+    const tracing = recs.findIndex((r) => r.type === 66);
+    const firstSample = recs.findIndex((r) => r.type === 9);
+    expect(tracing).toBeGreaterThanOrEqual(0);
+    expect(tracing).toBeLessThan(firstSample);
+    const order = recs.filter((_, i) => i !== tracing);
+    order.splice(firstSample, 0, recs[tracing] as (typeof recs)[number]);
+    const moved = new Uint8Array(b.length);
+    moved.set(b.subarray(0, 16));
+    let o = 16;
+    for (const r of order) {
+      moved.set(b.subarray(r.at, r.at + r.len), o);
+      o += r.len;
+    }
+    const dir = mkdtempSync(join(tmpdir(), "clocksource-perf-late-"));
+    try {
+      writeFileSync(join(dir, "late.data"), moved);
+      const late = await readAll(join(dir, "late.data"));
+      const original = await readAll(join(DATA, "perf-pipe.data"));
+      expect(late.events).toEqual(original.events);
+      expect(late.warnings).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("gives the same events whatever the batch size", async () => {

@@ -10,7 +10,8 @@ import type { ReaderOptions } from "../../model/format-reader.js";
 import type { PerfTimeConv, TimeRecords, TraceClock, TraceEvent, TraceInfo, TraceReader } from "../../model/event.js";
 import { CLOCK_NAMES, Feat, Rec } from "./constants.js";
 import { at, invalid } from "./errors.js";
-import { readFeature, type PerfMeta } from "./features.js";
+import { readFeature, type EventDesc, type PerfMeta } from "./features.js";
+import type { TracingData } from "../../ftrace/index.js";
 import { CompressedRecords } from "./compressed.js";
 import { ChunkStream, openTraceFile, type TraceFile } from "./file-source.js";
 import { MAX_FEATURE_BYTES, readHeader, type PerfHeader } from "./header.js";
@@ -38,7 +39,8 @@ interface Prescan {
 /**
  * Reads the records at the start of the data section that describe the
  * recording, up to the first event record of the recording proper (a SAMPLE,
- * FINISHED_ROUND or FINISHED_INIT) or {@link PRESCAN_BYTES}.
+ * or FINISHED_ROUND) or {@link PRESCAN_BYTES}. Header records that come later
+ * are taken in by the main pass.
  */
 async function prescan(file: TraceFile, h: PerfHeader, streams: Streams, warn: WarningLog): Promise<Prescan> {
   const le = h.littleEndian;
@@ -52,7 +54,7 @@ async function prescan(file: TraceFile, h: PerfHeader, streams: Streams, warn: W
     const p = st.pos;
     const v = st.view;
     const type = v.getUint32(p, le);
-    if (type === Rec.SAMPLE || type === Rec.FINISHED_ROUND || type === Rec.FINISHED_INIT) break;
+    if (type === Rec.SAMPLE || type === Rec.FINISHED_ROUND) break;
     const offset = st.offset;
     if (type === Rec.HEADER_ATTR) {
       const a = parseHeaderAttr(v, p, size, le);
@@ -151,7 +153,7 @@ export async function openPerfData(path: string, options: ReaderOptions = {}): P
       warnings: warn.list,
       properties,
     };
-    return new PerfDataReader(file, h, streams, info, timeRecords, pre, new ThreadNames(tracing?.cmdlines), warn, options.batchSize ?? DEFAULT_BATCH);
+    return new PerfDataReader(file, h, streams, info, timeRecords, pre, new ThreadNames(tracing?.cmdlines), warn, options.batchSize ?? DEFAULT_BATCH, tracing);
   } catch (e) {
     await file.handle.close().catch(() => undefined);
     throw e;
@@ -177,6 +179,7 @@ class PerfDataReader implements TraceReader {
     private readonly threads: ThreadNames,
     private readonly warn: WarningLog,
     private readonly batchSize: number,
+    private tracing: TracingData | null,
   ) {}
 
   get warnings(): readonly string[] {
@@ -324,10 +327,27 @@ class PerfDataReader implements TraceReader {
         case Rec.HEADER_TRACING_DATA: {
           // Its block follows the record, outside the record's size.
           const len = size >= 12 ? v.getUint32(p + 8, le) : 0;
+          const late = st.offset >= this.pre.end;
+          const offset = st.offset + size;
           st.skip(size);
-          st.skip(len);
+          if (late && len <= MAX_FEATURE_BYTES) {
+            // Pipe mode after the first events (perf inject can do that): formats for what follows.
+            const bytes = await st.take(len);
+            if (bytes.length === len) this.describe(readTracing(bytes, offset, le, warn), undefined);
+          } else {
+            st.skip(len);
+          }
           continue;
         }
+        case Rec.HEADER_FEATURE:
+          if (st.offset >= this.pre.end && size > 16) {
+            const feat = v.getBigUint64(p + 8, le);
+            if (feat < 256n) {
+              readFeature(Number(feat), st.bytes.slice(p + 16, p + size), st.offset + 16, le, this.h.meta, warn);
+              if (feat === BigInt(Feat.EVENT_DESC)) this.describe(undefined, this.h.meta.eventDesc);
+            }
+          }
+          break;
         case Rec.AUXTRACE: {
           if (size < 16) break;
           const len = v.getBigUint64(p + 8, le);
@@ -395,6 +415,12 @@ class PerfDataReader implements TraceReader {
     out = [];
     warn.summarise();
     if (failure) throw failure;
+  }
+
+  /** New formats or names from header records met late in the stream; `undefined` keeps what is known. */
+  private describe(tracing: TracingData | null | undefined, desc: readonly EventDesc[] | null | undefined): void {
+    if (tracing !== undefined) this.tracing = tracing;
+    this.streams.describe(this.tracing, desc === undefined ? this.h.meta.eventDesc : desc);
   }
 
   /** The stream whose trailer a non-SAMPLE record carries; undefined when records carry none, null when its id is unknown. */
