@@ -58,20 +58,21 @@ export function kvmVmFacts(view: SystemView, ctx: KvmVmContext): Fact[] {
   if (!kvmDir.ok) {
     // Without a KVM module or /dev/kvm this is no KVM host: an unreadable debugfs says nothing then.
     if (!ctx.kvmModules && !view.kind("dev/kvm").ok) return [];
-    return kvmDir.missing ? absentKvmDir(view, ctx, kvmDir.source) : [unknownFact(FACT.x86KvmVmTsc, kvmDir.source, kvmDir.reason)];
+    return kvmDir.missing ? absentKvmDir(view, kvmDir.source) : [unknownFact(FACT.x86KvmVmTsc, kvmDir.source, kvmDir.reason)];
   }
   if (kvmDir.value !== "directory") return [unknownFact(FACT.x86KvmVmTsc, kvmDir.source, `is a ${kvmDir.value}, not KVM's debugfs directory`)];
   return readVms(view, kvmDir.source);
 }
 
 /** No `kvm` in debugfs: no KVM, KVM that did not register, or debugfs not mounted. */
-function absentKvmDir(view: SystemView, ctx: KvmVmContext, source: string): Fact[] {
+function absentKvmDir(view: SystemView, source: string): Fact[] {
   const dev = view.kind("dev/kvm");
   if (!dev.ok && dev.missing) {
     return [fact(FACT.x86KvmVmTsc, [], `${dev.source} (absent)`, "derived", "KVM modules are there but /dev/kvm is not: KVM did not register, so no VM can run")];
   }
   if (!dev.ok) return [unknownFact(FACT.x86KvmVmTsc, dev.source, dev.reason)];
-  const debugfs = view.list(DEBUGFS, { maxEntries: 1 });
+  // Listed whole (a few dozen entries): a capped listing would be reported as a cut input.
+  const debugfs = view.list(DEBUGFS);
   if (!debugfs.ok) return [unknownFact(FACT.x86KvmVmTsc, debugfs.source, debugfs.reason)];
   if (debugfs.value.length === 0) {
     return [unknownFact(FACT.x86KvmVmTsc, debugfs.source, `debugfs is not mounted there (mount -t debugfs none /${DEBUGFS}): the VMs' TSC offsets cannot be read`)];
