@@ -225,8 +225,10 @@ describe("KVM host probe on written trees", () => {
     expect(only(noDebug, FACT.x86KvmVmTsc)).toMatchObject({ confidence: "unknown", source: "/sys/kernel/debug", reason: "not present" });
     const unmounted = probe(tree({ ...host, "sys/kernel/debug": null }), true);
     expect(only(unmounted, FACT.x86KvmVmTsc).reason).toMatch(/debugfs is not mounted there \(mount -t debugfs none \/sys\/kernel\/debug\)/);
-    const noKvm = probe(tree({ ...host, "sys/kernel/debug/block": null }), true);
+    const noKvmView = new DirectorySystemView(tree({ ...host, "sys/kernel/debug/block": null, "sys/kernel/debug/clk": null, "sys/kernel/debug/dma_buf": null }), true);
+    const noKvm = new FactSet(new KvmHostTscProbe().probe(noKvmView, X86()));
     expect(only(noKvm, FACT.x86KvmVmTsc).reason).toMatch(/no kvm directory although \/dev\/kvm exists/);
+    expect(noKvmView.cuts()).toEqual([]); // looking into debugfs cut no input short
     const idle = probe(tree({ ...host, ...debugfs({}) }), true);
     expect(only(idle, FACT.x86KvmVmTsc)).toMatchObject({ value: [], confidence: "definitive", reason: "no VM is running" });
     // No scaling files to look at: no cross-check fact.
