@@ -333,3 +333,23 @@ describe("clocksource convert: bounded lines, flushed output, constant memory", 
     expect(peak - early).toBeLessThan(8 * 1024 * 1024);
   }, 300_000);
 });
+
+describe("clocksource convert without WebAssembly (node --jitless): the exact path alone gives the same bytes", () => {
+  const jitless = spawnSync(process.execPath, ["--jitless", "-e", "process.stdout.write(typeof WebAssembly)"], { encoding: "utf8" });
+  const usable = jitless.status === 0 && jitless.stdout === "undefined";
+  if (!usable) console.log("jitless comparison skipped: this node cannot run without WebAssembly (--jitless)");
+  it.skipIf(!usable)("plain and odd lines, both directions, with and without --skip-invalid", () => {
+    const lines = ["0", "1", "18446744073709551615", "18446744073709551616", " 7", "0x10", "007", "12\r", "5\r6", "", "-1", "123456789012345678"];
+    for (let i = 0; i < 3000; i++) lines.push(String(BigInt(i) * 6_148_914_691_236_517n));
+    const input = Buffer.from(lines.join("\n"));
+    for (const args of [["--skip-invalid"], ["--skip-invalid", "--reverse"], ["--reverse"], []]) {
+      const run = (node: string[]) => spawnSync(process.execPath, [...node, CLI_BIN, "convert", "--mapping", twoEpochs, ...args], { input, env: { PATH: process.env.PATH ?? "" }, maxBuffer: 64 * 1024 * 1024 });
+      const fast = run([]);
+      const exact = run(["--jitless"]);
+      const stderr = (b: Buffer) => b.toString().split("\n").filter((l) => !l.startsWith("Warning: disabling flag")).join("\n");
+      expect(exact.status, args.join(" ")).toBe(fast.status);
+      expect(stderr(exact.stderr), args.join(" ")).toBe(stderr(fast.stderr));
+      expect(exact.stdout.equals(fast.stdout), args.join(" ")).toBe(true);
+    }
+  }, 120_000);
+});

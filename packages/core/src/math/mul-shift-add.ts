@@ -35,7 +35,10 @@ export function mulShiftAddBatch(input: BigUint64Array, mult: bigint, shift: num
   // The kernel's i64 parameters are signed; the bit pattern is what matters.
   const m = BigInt.asIntN(64, mult);
   const a = BigInt.asIntN(64, add);
-  runChunked(k.memory, input, output, (n) => k.mulShiftAdd(0, n, m, s, a));
+  // The kernel returns its failures (never any here), not a count converted: the runner gets nothing back.
+  runChunked(k.memory, input, output, (n) => {
+    k.mulShiftAddAll(REGION.values, n, REGION.status, 0, -1, m, s, a);
+  });
   return output;
 }
 

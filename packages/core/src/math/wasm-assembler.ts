@@ -6,7 +6,7 @@
  */
 
 /** Value types. */
-export const T = { i32: 0x7f, i64: 0x7e, f64: 0x7c } as const;
+export const T = { i32: 0x7f, i64: 0x7e, f64: 0x7c, v128: 0x7b } as const;
 type ValType = (typeof T)[keyof typeof T];
 
 function uleb(n: number): number[] {
@@ -104,6 +104,27 @@ export const I = {
   i64LtS: [0x53],
   memoryCopy: [0xfc, 0x0a, 0x00, 0x00],
   memoryFill: [0xfc, 0x0b, 0x00],
+} as const;
+
+/** SIMD instructions (the 0xFD prefix, then the opcode as a LEB128 u32). */
+const simd = (op: number, ...immediates: number[]) => [0xfd, ...uleb(op), ...immediates];
+
+/** The 128-bit SIMD instructions used by the kernels (lanes little-endian, as memory holds them). */
+export const V = {
+  load: simd(0x00, 0x00, 0x00),
+  store: simd(0x0b, 0x00, 0x00),
+  /** i8x16.shuffle: result byte k = (a ++ b)[lanes[k]]. */
+  shuffle: (lanes: readonly number[]) => simd(0x0d, ...lanes),
+  i64x2Splat: simd(0x12),
+  and: simd(0x4e),
+  or: simd(0x50),
+  i64x2Shl: simd(0xcb),
+  i64x2ShrU: simd(0xcd),
+  i64x2Add: simd(0xce),
+  /** Lanes 0 and 1 of two i32x4, multiplied into two u64. */
+  i64x2ExtMulLowI32x4U: simd(0xde),
+  /** Lanes 2 and 3 of two i32x4, multiplied into two u64. */
+  i64x2ExtMulHighI32x4U: simd(0xdf),
 } as const;
 
 /** One function: parameter and result types, extra locals, body. */

@@ -11,7 +11,7 @@
  * `status[i]` and counts it.
  */
 import { CELL } from "./wasm-kernel-layout.js";
-import { I, T, type WasmFunction } from "./wasm-assembler.js";
+import { I, T, V, type WasmFunction } from "./wasm-assembler.js";
 
 type Code = (readonly number[])[];
 const LOW32 = 0xffff_ffffn;
@@ -60,6 +60,42 @@ function opLoop(masked: boolean, end: number, sp: number, x: number, failures: n
 /** Where a body stores its result: `ptr`, then leaves the "work" block (depth given). */
 const store = (result: Code, workDepth: number): Code => [I.get(P.ptr), ...result, I.i64Store, I.br(workDepth)];
 
+/** Locals the scalar 128-bit product needs (i64): x, a, b, c, d, mid, lo, hi. */
+interface ProductLocals {
+  readonly x: number;
+  readonly a: number;
+  readonly b: number;
+  readonly c: number;
+  readonly d: number;
+  readonly mid: number;
+  readonly lo: number;
+  readonly hi: number;
+}
+
+/**
+ * Pushes (((x × mult) >> shift) + add) mod 2^64 for local `x`: the 128-bit
+ * product from four 32 × 32-bit partial products (`ml`, `mh` the halves of
+ * mult, `left` = 64 − shift).
+ */
+function scalarMulShiftAdd(l: ProductLocals, ml: number, mh: number, shift: number, left: number, add: number): Code {
+  const lo32 = (v: number) => [I.get(v), I.i64Const(LOW32), I.i64And];
+  const hi32 = (v: number) => [I.get(v), I.i64Const(32n), I.i64ShrU];
+  return [
+    ...lo32(l.x), I.get(ml), I.i64Mul, I.set(l.a),
+    ...lo32(l.x), I.get(mh), I.i64Mul, I.set(l.b),
+    ...hi32(l.x), I.get(ml), I.i64Mul, I.set(l.c),
+    ...hi32(l.x), I.get(mh), I.i64Mul, I.set(l.d),
+    ...hi32(l.a), ...lo32(l.b), I.i64Add, ...lo32(l.c), I.i64Add, I.set(l.mid),
+    I.get(l.mid), I.i64Const(32n), I.i64Shl, ...lo32(l.a), I.i64Or, I.set(l.lo),
+    I.get(l.d), ...hi32(l.b), I.i64Add, ...hi32(l.c), I.i64Add, ...hi32(l.mid), I.i64Add, I.set(l.hi),
+    I.get(l.lo),
+    I.get(l.lo), I.get(shift), I.i64ShrU, I.get(l.hi), I.get(left), I.i64Shl, I.i64Or,
+    I.get(shift), I.i64Eqz,
+    I.select,
+    I.get(add), I.i64Add,
+  ];
+}
+
 /**
  * mulShiftAdd: x = (((x × mult) >> shift) + add) mod 2^64, the 128-bit
  * product from four 32 × 32-bit partial products. Never fails.
@@ -68,8 +104,6 @@ const store = (result: Code, workDepth: number): Code => [I.get(P.ptr), ...resul
 export function mulShiftAddOpFunction(masked: boolean): WasmFunction {
   const [mult, shift, add] = [5, 6, 7];
   const [end, sp, failures, x, a, b, c, d, mid, lo, hi, left, ml, mh] = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21];
-  const lo32 = (l: number) => [I.get(l), I.i64Const(LOW32), I.i64And];
-  const hi32 = (l: number) => [I.get(l), I.i64Const(32n), I.i64ShrU];
   return {
     name: masked ? "mulShiftAddMasked" : "mulShiftAddAll",
     params: [...COMMON, T.i64, T.i64, T.i64],
@@ -77,23 +111,74 @@ export function mulShiftAddOpFunction(masked: boolean): WasmFunction {
     locals: [T.i32, T.i32, T.i32, ...Array<typeof T.i64>(11).fill(T.i64)],
     body: [
       I.i64Const(64n), I.get(shift), I.i64Sub, I.set(left),
-      ...lo32(mult), I.set(ml), ...hi32(mult), I.set(mh),
-      ...opLoop(masked, end, sp, x, failures, (failDepth) => [
-        ...lo32(x), I.get(ml), I.i64Mul, I.set(a),
-        ...lo32(x), I.get(mh), I.i64Mul, I.set(b),
-        ...hi32(x), I.get(ml), I.i64Mul, I.set(c),
-        ...hi32(x), I.get(mh), I.i64Mul, I.set(d),
-        ...hi32(a), ...lo32(b), I.i64Add, ...lo32(c), I.i64Add, I.set(mid),
-        I.get(mid), I.i64Const(32n), I.i64Shl, ...lo32(a), I.i64Or, I.set(lo),
-        I.get(d), ...hi32(b), I.i64Add, ...hi32(c), I.i64Add, ...hi32(mid), I.i64Add, I.set(hi),
-        ...store([
-          I.get(lo),
-          I.get(lo), I.get(shift), I.i64ShrU, I.get(hi), I.get(left), I.i64Shl, I.i64Or,
-          I.get(shift), I.i64Eqz,
-          I.select,
-          I.get(add), I.i64Add,
-        ], failDepth + 1),
-      ]),
+      I.get(mult), I.i64Const(LOW32), I.i64And, I.set(ml), I.get(mult), I.i64Const(32n), I.i64ShrU, I.set(mh),
+      ...opLoop(masked, end, sp, x, failures, (failDepth) => store(scalarMulShiftAdd({ x, a, b, c, d, mid, lo, hi }, ml, mh, shift, left, add), failDepth + 1)),
+    ],
+  };
+}
+
+/** Byte lanes that gather the low 32-bit halves of two u64 into lanes 0–1 and the high halves into lanes 2–3. */
+const HALVES = [0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15];
+
+/**
+ * The "all" mulShiftAdd, two values per step with 128-bit SIMD: the four
+ * partial products of both values are four `i64x2.extmul_*_i32x4_u` (each
+ * value's low and high halves against mult's), and the shift is
+ * `(lo >> s) | ((hi << 1) << (63 − s))`, right for s = 0 too. An odd last
+ * value takes the scalar path. Same signature and results as
+ * {@link mulShiftAddOpFunction}(false); used where the runtime has SIMD.
+ */
+export function mulShiftAddSimdFunction(): WasmFunction {
+  const [mult, shift, add] = [5, 6, 7];
+  // i32: 8 end, 9 pairsEnd, 10 s, 11 s2; v128: 12 m1, 13 m2, 14 low, 15 addv, 16 xs, 17 va, 18 vb, 19 vc, 20 vmid;
+  // i64 (scalar tail): 21 x, 22 a, 23 b, 24 c, 25 d, 26 mid, 27 lo, 28 hi, 29 left, 30 ml, 31 mh
+  const [end, pairsEnd, s, s2, m1, m2, low, addv, xs, va, vb, vc, vmid] = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
+  const [x, a, b, c, d, mid, lo, hi, left, ml, mh] = [21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31];
+  const halves = (v: number) => [I.get(v), V.i64x2Splat];
+  return {
+    name: "mulShiftAddAll",
+    params: [...COMMON, T.i64, T.i64, T.i64],
+    results: [T.i32],
+    locals: [T.i32, T.i32, T.i32, T.i32, ...Array<typeof T.v128>(9).fill(T.v128), ...Array<typeof T.i64>(11).fill(T.i64)],
+    body: [
+      I.get(P.ptr), I.get(P.n), I.i32Const(3), I.i32Shl, I.i32Add, I.set(end),
+      I.get(P.ptr), I.get(P.n), I.i32Const(-2), I.i32And, I.i32Const(3), I.i32Shl, I.i32Add, I.set(pairsEnd),
+      I.get(shift), I.i32WrapI64, I.set(s),
+      I.i32Const(63), I.get(s), I.i32Sub, I.set(s2),
+      // m1 = [ml, ml, mh, mh], m2 = [mh, mh, ml, ml] as i32 lanes
+      ...halves(mult), ...halves(mult), V.shuffle([0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7]), I.set(m1),
+      ...halves(mult), ...halves(mult), V.shuffle([4, 5, 6, 7, 4, 5, 6, 7, 0, 1, 2, 3, 0, 1, 2, 3]), I.set(m2),
+      I.i64Const(LOW32), V.i64x2Splat, I.set(low),
+      I.get(add), V.i64x2Splat, I.set(addv),
+      I.block, I.loop,
+      I.get(P.ptr), I.get(pairsEnd), I.i32GeU, I.brIf(1),
+      I.get(P.ptr),
+      I.get(P.ptr), V.load, I.get(P.ptr), V.load, V.shuffle(HALVES), I.set(xs),
+      I.get(xs), I.get(m1), V.i64x2ExtMulLowI32x4U, I.set(va),
+      I.get(xs), I.get(m2), V.i64x2ExtMulLowI32x4U, I.set(vb),
+      I.get(xs), I.get(m2), V.i64x2ExtMulHighI32x4U, I.set(vc),
+      // mid = a >> 32 + lo32(b) + lo32(c) (< 3·2^32)
+      I.get(va), I.i32Const(32), V.i64x2ShrU, I.get(vb), I.get(low), V.and, V.i64x2Add, I.get(vc), I.get(low), V.and, V.i64x2Add, I.set(vmid),
+      // (lo >> s) | (hi << 1) << (63 − s), lo = mid << 32 | lo32(a), hi = d + b >> 32 + c >> 32 + mid >> 32
+      I.get(vmid), I.i32Const(32), V.i64x2Shl, I.get(va), I.get(low), V.and, V.or, I.get(s), V.i64x2ShrU,
+      I.get(xs), I.get(m1), V.i64x2ExtMulHighI32x4U,
+      I.get(vb), I.i32Const(32), V.i64x2ShrU, V.i64x2Add, I.get(vc), I.i32Const(32), V.i64x2ShrU, V.i64x2Add, I.get(vmid), I.i32Const(32), V.i64x2ShrU, V.i64x2Add,
+      I.i32Const(1), V.i64x2Shl, I.get(s2), V.i64x2Shl,
+      V.or, I.get(addv), V.i64x2Add,
+      V.store,
+      I.get(P.ptr), I.i32Const(16), I.i32Add, I.set(P.ptr),
+      I.br(0),
+      I.end, I.end,
+      // an odd last value
+      I.get(P.ptr), I.get(end), I.i32LtU,
+      I.if,
+      I.i64Const(64n), I.get(shift), I.i64Sub, I.set(left),
+      I.get(mult), I.i64Const(LOW32), I.i64And, I.set(ml), I.get(mult), I.i64Const(32n), I.i64ShrU, I.set(mh),
+      I.get(P.ptr), I.get(P.ptr), I.i64Load, I.set(x),
+      ...scalarMulShiftAdd({ x, a, b, c, d, mid, lo, hi }, ml, mh, shift, left, add),
+      I.i64Store,
+      I.end,
+      I.i32Const(0),
     ],
   };
 }

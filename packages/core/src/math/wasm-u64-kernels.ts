@@ -7,7 +7,7 @@
 import { assembleModule, I, T, type WasmFunction } from "./wasm-assembler.js";
 import { formatLinesFunction, parseLinesFunction, writeDecimalTables } from "./wasm-decimal-kernels.js";
 import { KERNEL_BATCH, KERNEL_PAGES } from "./wasm-kernel-layout.js";
-import { addMaskOpFunction, claimEpochFunction, classifyEpochsFunction, mulShiftAddInverseOpFunction, mulShiftAddOpFunction } from "./wasm-map-kernels.js";
+import { addMaskOpFunction, claimEpochFunction, classifyEpochsFunction, mulShiftAddInverseOpFunction, mulShiftAddOpFunction, mulShiftAddSimdFunction } from "./wasm-map-kernels.js";
 
 /** The few WebAssembly globals used (the project's lib settings do not declare them). */
 declare namespace WebAssembly {
@@ -151,16 +151,20 @@ let cached: WasmLoad<U64Kernels> | undefined;
 /** Loads core's kernels once, with the reason when they are unavailable. */
 export function u64KernelsStatus(): WasmLoad<U64Kernels> {
   if (cached) return cached;
-  const functions = [
+  const functions = (simd: boolean) => [
     scaleFunction(),
     mulShiftAddFunction(),
     parseLinesFunction(),
     formatLinesFunction(),
-    ...[true, false].flatMap((masked) => [mulShiftAddOpFunction(masked), addMaskOpFunction(masked), mulShiftAddInverseOpFunction(masked)]),
+    mulShiftAddOpFunction(true),
+    simd ? mulShiftAddSimdFunction() : mulShiftAddOpFunction(false),
+    ...[true, false].flatMap((masked) => [addMaskOpFunction(masked), mulShiftAddInverseOpFunction(masked)]),
     classifyEpochsFunction(),
     claimEpochFunction(),
   ];
-  cached = instantiateWasm<U64Kernels>(functions, KERNEL_PAGES);
+  // 128-bit SIMD where the runtime has it (every x64 and arm64 V8 does); the scalar kernels otherwise.
+  const simd = instantiateWasm<U64Kernels>(functions(true), KERNEL_PAGES);
+  cached = simd.ok ? simd : instantiateWasm<U64Kernels>(functions(false), KERNEL_PAGES);
   if (cached.ok) writeDecimalTables(cached.exports.memory.buffer);
   return cached;
 }
