@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ClocksourceError } from "@clocksource/core";
 import fc from "fast-check";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TraceEvent } from "../src/model/event.js";
 import { perfDataFormat } from "../src/readers/perf-data/index.js";
 import { readAll } from "./support/perf-compare.js";
@@ -17,8 +17,14 @@ import { richFile } from "./support/perf-data-builder.js";
 
 const DATA = join(__dirname, "data");
 const FILES = ["perf-sched-mono", "perf-cpu-clock", "perf-pipe", "perf-switch-all", "perf-zstd"].map((n) => join(DATA, `${n}.data`));
-const dir = mkdtempSync(join(tmpdir(), "clocksource-perf-damage-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// Made when the tests run (hooks of a file whose tests are all filtered out do not run).
+let dir = "";
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "clocksource-perf-damage-"));
+});
+afterAll(() => {
+  if (dir !== "") rmSync(dir, { recursive: true, force: true });
+});
 let serial = 0;
 
 /** Per-case limit: a damaged file must be done with well within this. */

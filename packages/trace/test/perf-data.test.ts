@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TraceEvent } from "../src/model/event.js";
 import { perfDataFormat } from "../src/readers/perf-data/index.js";
 import { COMPARE_ARGS, compareTaskEvents, compareWithScript, readAll, samplesOf } from "./support/perf-compare.js";
@@ -157,8 +157,14 @@ const status = perfStatus();
 if (!status.ok) console.log(`perf-data live recordings: skipped: ${status.reason}`);
 
 describe.skipIf(!status.ok)("perf.data recorded now, compared with perf script on the same file", () => {
-  const dir = mkdtempSync(join(tmpdir(), "clocksource-perf-"));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  // Made when the tests run (a skipped suite runs no hooks, so nothing to leave behind).
+  let dir = "";
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "clocksource-perf-"));
+  });
+  afterAll(() => {
+    if (dir !== "") rmSync(dir, { recursive: true, force: true });
+  });
 
   async function recordAndCompare(name: string, events: string[], options: string[], workload: readonly string[], pipe = false): Promise<TraceEvent[]> {
     const out = join(dir, `${name}.data`);
