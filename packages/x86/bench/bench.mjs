@@ -1,7 +1,8 @@
-// x86 benchmark: batch KVM TSC conversion vs a C reference built now, the TSC
-// clock source's now() vs process.hrtime.bigint(), and `clocksource convert`
-// throughput vs a line pass-through. Every figure is a ratio against a
-// baseline timed in this run. Imports the built dist/ (run `npx tsc -b` first).
+// x86 benchmark: batch KVM TSC conversion vs a C reference built now, and the
+// TSC clock source's now() vs process.hrtime.bigint() (also where the TSC is
+// not the selected source). Every figure is a ratio against a baseline timed
+// in this run. `clocksource convert` against a C line converter is in
+// bench/time-conversion.bench.mjs. Imports the built dist/ (run `npx tsc -b` first).
 import "reflect-metadata";
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -93,7 +94,7 @@ try {
 console.log(`KVM TSC batch over BigUint64Array, ${N / 1e6}M values (kernels: ${batchBackend()}${batchFallbackReason() ? ` — ${batchFallbackReason()}` : ""}):`);
 console.log(`  forward ${fmt(fwdNs)} ns/value, inverse ${fmt(invNs)} ns/value (BigInt reference: ${fmt(bigFwd)} / ${fmt(bigInv)} ns/value)`);
 console.log(`  ${cLine}`);
-if (cFwd !== undefined) console.log(`  ratio batch / C: forward ${fmt(fwdNs / cFwd)}x, inverse ${fmt(invNs / cInv)}x (goal <= 3x)`);
+if (cFwd !== undefined) console.log(`  ratio batch / C: forward ${fmt(fwdNs / cFwd)}x (goal <= 1.5x), inverse ${fmt(invNs / cInv)}x (goal <= 2x)`);
 
 // ---------------------------------------------------------------- now() vs hrtime
 const reader = nativeReader();
@@ -104,41 +105,25 @@ if (!reader.ok || reader.native.counter !== "tsc") {
   register(c);
   const selector = c.resolve(ClockSelector);
   const verdict = selector.rank().backends.find((b) => b.id === "x86-tsc");
-  if (!verdict?.usable) {
-    console.log(`\nTSC now(): backend not usable here (${verdict?.reasons.join("; ")})`);
-  } else {
-    const src = new X86TscBackend().create({ facts: selector.facts(), policy: {} });
+  // Measured where the TSC is readable even when the backend is not selected (a TSC marked unstable is still a counter).
+  let src;
+  try {
+    src = new X86TscBackend().create({ facts: selector.facts(), policy: {} });
+  } catch (e) {
+    console.log(`\nTSC now(): not measured: ${e.message}`);
+  }
+  if (src) {
     const CALLS = 5_000_000;
+    // Only the last value is kept: folding every value in would time a BigInt operation per call on both sides.
     let sink = 0n;
-    const tscNs = best(3, () => { for (let i = 0; i < CALLS; i++) sink ^= src.now(); }) / CALLS;
-    const hrNs = best(3, () => { for (let i = 0; i < CALLS; i++) sink ^= process.hrtime.bigint(); }) / CALLS;
-    console.log(`\nclock read, ${CALLS / 1e6}M calls: x86-tsc now() ${fmt(tscNs)} ns/call, process.hrtime.bigint() ${fmt(hrNs)} ns/call; ratio ${fmt(tscNs / hrNs)} (goal <= 1.0)${sink === 1n ? "" : ""}`);
+    const noop = reader.native.noop;
+    const tscNs = best(5, () => { for (let i = 0; i < CALLS; i++) sink = src.now(); }) / CALLS;
+    const hrNs = best(5, () => { for (let i = 0; i < CALLS; i++) sink = process.hrtime.bigint(); }) / CALLS;
+    const floorNs = best(5, () => { for (let i = 0; i < CALLS; i++) noop(); }) / CALLS;
+    console.log(`\nclock read, ${CALLS / 1e6}M calls${verdict?.usable ? "" : ` (x86-tsc not usable here: ${verdict?.reasons.join("; ")}; read anyway)`}:`);
+    console.log(`  x86-tsc now() ${fmt(tscNs)} ns/call, process.hrtime.bigint() ${fmt(hrNs)} ns/call; ratio ${fmt(tscNs / hrNs)} (goal <= 0.5)`);
+    console.log(`  floor: an empty Node-API call ${fmt(floorNs)} ns = ${fmt(floorNs / hrNs)}x hrtime.bigint()${sink === 1n ? "" : ""}`);
   }
 }
 
-// ---------------------------------------------------------------- convert CLI
-const LINES = 1_000_000;
-const mapPath = join(tmp, "map.json");
-writeFileSync(mapPath, serializeMappingFile(buildMappingFile(kvmTscCodec, { from: "guest.tsc", to: "host.tsc", producer: "bench", epochs: [{ observedAt: new Date().toISOString(), params: P }] })));
-const inPath = join(tmp, "in.txt");
-let text = "";
-const parts = [];
-for (let i = 0; i < LINES; i++) {
-  text += `${1_000_000_000_000n + BigInt(i) * 7919n}\n`;
-  if (text.length > 1 << 20) { parts.push(text); text = ""; }
-}
-parts.push(text);
-writeFileSync(inPath, parts.join(""));
-const cli = join(repo, "packages", "cli", "bin", "clocksource.js");
-const passthrough = join(tmp, "pass.mjs");
-writeFileSync(passthrough, `import { createInterface } from "node:readline";\nconst rl = createInterface({ input: process.stdin, crlfDelay: Infinity });\nlet buf = [];\nfor await (const l of rl) { buf.push(l); if (buf.length >= 4096) { process.stdout.write(buf.join("\\n") + "\\n"); buf = []; } }\nif (buf.length) process.stdout.write(buf.join("\\n") + "\\n");\n`);
-function timeRun(args) {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync("sh", ["-c", `${args.map((a) => `'${a}'`).join(" ")} < '${inPath}' > /dev/null`], { stdio: ["ignore", "ignore", "pipe"] });
-  if (r.status !== 0) throw new Error(`${args.join(" ")} failed: ${r.stderr}`);
-  return Number(process.hrtime.bigint() - t0) / 1e9;
-}
-const convertS = Math.min(timeRun([process.execPath, cli, "convert", "--mapping", mapPath]), timeRun([process.execPath, cli, "convert", "--mapping", mapPath]));
-const passS = Math.min(timeRun([process.execPath, passthrough]), timeRun([process.execPath, passthrough]));
-console.log(`\nclocksource convert, ${LINES / 1e6}M lines: ${Math.round(LINES / convertS).toLocaleString("en")} lines/s (readline pass-through baseline ${Math.round(LINES / passS).toLocaleString("en")} lines/s; ratio ${fmt(convertS / passS)}x the time)`);
 rmSync(tmp, { recursive: true, force: true });

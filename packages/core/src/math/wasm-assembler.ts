@@ -22,6 +22,17 @@ function uleb(n: number): number[] {
 
 function sleb(v: bigint): number[] {
   const out: number[] = [];
+  // Small constants (most of them) without BigInt arithmetic: start-up runs this cold.
+  if (v >= -0x4000_0000n && v < 0x4000_0000n) {
+    let n = Number(v);
+    for (;;) {
+      const b = n & 0x7f;
+      n >>= 7;
+      const done = (n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0);
+      out.push(done ? b : b | 0x80);
+      if (done) return out;
+    }
+  }
   for (;;) {
     const b = Number(v & 0x7fn);
     v >>= 7n;
@@ -31,9 +42,6 @@ function sleb(v: bigint): number[] {
   }
 }
 
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const str = (s: string): number[] => [...uleb(s.length), ...Buffer.from(s, "utf8")];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
 
 /** Instructions used by this package's kernels. */
 export const I = {
@@ -136,24 +144,77 @@ export interface WasmFunction {
   readonly body: readonly (readonly number[])[];
 }
 
-/** Assembles a module exporting `memory` (min `pages` × 64 KiB) and the functions. */
+/** Bytes appended without spreading arrays (the assembler runs once, cold, at start-up). */
+class ByteList {
+  readonly b: number[] = [];
+  byte(x: number): void {
+    this.b.push(x);
+  }
+  all(xs: readonly number[]): void {
+    for (let i = 0; i < xs.length; i++) this.b.push(xs[i] as number);
+  }
+  uleb(n: number): void {
+    do {
+      let x = n & 0x7f;
+      n >>>= 7;
+      if (n !== 0) x |= 0x80;
+      this.b.push(x);
+    } while (n !== 0);
+  }
+  name(s: string): void {
+    this.uleb(s.length);
+    for (let i = 0; i < s.length; i++) this.b.push(s.charCodeAt(i));
+  }
+  section(id: number, body: ByteList): void {
+    this.b.push(id);
+    this.uleb(body.b.length);
+    this.all(body.b);
+  }
+}
+
+/** Assembles a module exporting `memory` (min `pages` × 64 KiB) and the functions (ASCII names). */
 export function assembleModule(functions: readonly WasmFunction[], pages: number): Uint8Array {
-  const types = functions.map((f) => [0x60, ...vec(f.params.map((p) => [p])), ...vec(f.results.map((r) => [r]))]);
-  const funcs = functions.map((_, i) => uleb(i));
-  const memory = vec([[0x00, ...uleb(pages)]]);
-  const exports = vec([[...str("memory"), 0x02, 0x00], ...functions.map((f, i) => [...str(f.name), 0x00, ...uleb(i)])]);
-  const codes = functions.map((f) => {
-    const locals = vec(f.locals.map((t) => [0x01, t]));
-    const body = [...locals, ...f.body.flat(), 0x0b];
-    return [...uleb(body.length), ...body];
+  const types = new ByteList();
+  types.uleb(functions.length);
+  for (const f of functions) {
+    types.byte(0x60);
+    types.uleb(f.params.length);
+    types.all(f.params);
+    types.uleb(f.results.length);
+    types.all(f.results);
+  }
+  const funcs = new ByteList();
+  funcs.uleb(functions.length);
+  functions.forEach((_, i) => funcs.uleb(i));
+  const memory = new ByteList();
+  memory.all([1, 0x00]);
+  memory.uleb(pages);
+  const exports = new ByteList();
+  exports.uleb(functions.length + 1);
+  exports.name("memory");
+  exports.all([0x02, 0x00]);
+  functions.forEach((f, i) => {
+    exports.name(f.name);
+    exports.byte(0x00);
+    exports.uleb(i);
   });
-  const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec(types)),
-    ...section(3, vec(funcs)),
-    ...section(5, memory),
-    ...section(7, exports),
-    ...section(10, vec(codes)),
-  ];
-  return new Uint8Array(bytes);
+  const codes = new ByteList();
+  codes.uleb(functions.length);
+  for (const f of functions) {
+    const body = new ByteList();
+    body.uleb(f.locals.length);
+    for (const t of f.locals) body.all([0x01, t]);
+    for (const ins of f.body) body.all(ins);
+    body.byte(0x0b);
+    codes.uleb(body.b.length);
+    codes.all(body.b);
+  }
+  const out = new ByteList();
+  out.all([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+  out.section(1, types);
+  out.section(3, funcs);
+  out.section(5, memory);
+  out.section(7, exports);
+  out.section(10, codes);
+  return new Uint8Array(out.b);
 }
