@@ -9,6 +9,7 @@
 import { ClocksourceError, U64_MAX } from "@clocksource/core";
 import type { BufferInfo, EventFields, FieldValue, TraceClock } from "../../model/event.js";
 import { clockUnitOf } from "../text/clock-unit.js";
+import { setField } from "../text/key-values.js";
 import type { LineParser, LineSink, TextReaderOptions } from "../text/line-trace-reader.js";
 import { isJsonObject, JsonSyntaxError, parseExactJson, type ExactJson } from "./exact-json.js";
 
@@ -124,10 +125,10 @@ class JsonLinesParser implements LineParser {
     const fields: EventFields = {};
     const f = m.fields;
     if (isObject(f)) {
-      for (const k of Object.keys(f)) fields[k] = fieldValue(f[k] as Json);
+      for (const k of Object.keys(f)) setField(fields, k, fieldValue(f[k] as Json));
     } else if (f !== undefined && f !== null) fields.fields = fieldValue(f);
     for (const k of Object.keys(m)) {
-      if (k !== tsf && !KNOWN.has(k) && !Object.hasOwn(fields, k)) fields[k] = fieldValue(m[k] as Json);
+      if (k !== tsf && !KNOWN.has(k) && !Object.hasOwn(fields, k)) setField(fields, k, fieldValue(m[k] as Json));
     }
     const comm = m.comm;
     this.events++;

@@ -25,6 +25,15 @@ export function printedValue(text: string): FieldValue {
 }
 
 /**
+ * Sets a field whatever its name: a plain assignment to `__proto__` would
+ * change the object's prototype instead of adding the field.
+ */
+export function setField(fields: EventFields, name: string, value: FieldValue): void {
+  if (name === "__proto__") Object.defineProperty(fields, name, { value, enumerable: true, writable: true, configurable: true });
+  else fields[name] = value;
+}
+
+/**
  * The `name=value` pairs an event prints (`prev_comm=bash prev_pid=12 …`), as
  * fields. A value runs to the next space; following words that hold no `=`
  * and do not open a bracket belong to it too (a comm such as `Web Content`).
@@ -43,7 +52,7 @@ export function parseKeyValues(payload: string): EventFields {
   let key: string | null = null;
   let value = "";
   const close = () => {
-    if (key !== null) fields[key] = printedValue(value);
+    if (key !== null) setField(fields, key, printedValue(value));
     key = null;
   };
   for (const w of words) {
