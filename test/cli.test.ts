@@ -52,7 +52,6 @@ describe("clocksource (as a subprocess)", () => {
 
   it.each([
     [["probe", "--bogus"], /^clocksource: probe: Unknown option '--bogus'\n$/],
-    [["probe", "--sysroot", "/definitely/not/here"], /^clocksource: cannot use \/definitely\/not\/here as a system root: not present\n$/],
     [["probe", "--backend", "nope"], /^clocksource: unknown backend "nope" \(registered: .*os-monotonic.*\)\n$/],
     [["probe", "--sysroot"], /^clocksource: probe: Option '--sysroot <value>' argument missing\n$/],
     [["frobnicate"], /^clocksource: unknown command "frobnicate"/],
@@ -75,11 +74,15 @@ describe("clocksource (as a subprocess)", () => {
     expect(piped.stderr).toBe("");
   });
 
-  it("rejects a sysroot that is a file", () => {
+  it("a sysroot that is missing or a file is a failure at run time (exit 1), not a usage error", () => {
+    const missing = runCli(["probe", "--sysroot", "/definitely/not/here"]);
+    expect(missing.status).toBe(1);
+    expect(missing.stdout).toBe("");
+    expect(missing.stderr).toMatch(/^clocksource: cannot use \/definitely\/not\/here as a system root: not present\n$/);
     const dir = mkdtempSync(join(tmpdir(), "cs-cli-"));
     writeFileSync(join(dir, "f"), "x");
     const r = runCli(["probe", "--sysroot", join(dir, "f")]);
-    expect(r.status).toBe(2);
+    expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/not a directory/);
   });
 

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseMappingFile, resolveMapping, mappingCodecRegistry } from "@clocksource/core";
@@ -38,14 +38,20 @@ function debugfsTree(vms: Record<string, Vcpu[]>): string {
   return root;
 }
 
+/** Writes a value whole, as a debugfs read sees it (a watcher polling the tree must never see a half-written file). */
+function writeValue(path: string, text: string): void {
+  writeFileSync(`${path}.new`, text);
+  renameSync(`${path}.new`, path);
+}
+
 function setVcpu(root: string, vm: string, i: number, v: Vcpu): void {
   const d = join(root, "kvm", vm, `vcpu${i}`);
   mkdirSync(d, { recursive: true });
-  writeFileSync(join(d, "guest_mode"), "0\n");
-  writeFileSync(join(d, "lapic_timer_advance_ns"), "1000\n");
-  writeFileSync(join(d, "tsc-offset"), `${v.offset}\n`);
-  if (v.ratio !== undefined) writeFileSync(join(d, "tsc-scaling-ratio"), `${v.ratio}\n`);
-  if (v.frac !== undefined) writeFileSync(join(d, "tsc-scaling-ratio-frac-bits"), `${v.frac}\n`);
+  writeValue(join(d, "guest_mode"), "0\n");
+  writeValue(join(d, "lapic_timer_advance_ns"), "1000\n");
+  writeValue(join(d, "tsc-offset"), `${v.offset}\n`);
+  if (v.ratio !== undefined) writeValue(join(d, "tsc-scaling-ratio"), `${v.ratio}\n`);
+  if (v.frac !== undefined) writeValue(join(d, "tsc-scaling-ratio-frac-bits"), `${v.frac}\n`);
 }
 
 const VMX_ONE = (1n << 48n).toString();
@@ -270,12 +276,12 @@ const reader = nativeReader();
 const hostTsc = reader.ok ? reader.counterReader() : null;
 if (!hostTsc) console.warn(`skipping kvm-mapping --watch tests: native reader unavailable${reader.ok ? "" : `: ${reader.reason}`}`);
 
-async function until<T>(what: string, f: () => T | undefined, timeoutMs = 20_000): Promise<T> {
+async function until<T>(what: string, f: () => T | undefined, timeoutMs = 60_000, context: () => string = () => ""): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = f();
     if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${context() ? `: ${context()}` : ""}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -297,7 +303,7 @@ function spawnWatch(args: string[]) {
 }
 
 describe.skipIf(!hostTsc)("clocksource kvm-mapping --watch", () => {
-  it("appends an epoch when parameters change mid-watch, bounded in the guest domain, and stops cleanly on SIGTERM", async () => {
+  it("appends an epoch when parameters change mid-watch, bounded in the guest domain, and stops cleanly on SIGTERM", { timeout: 180_000 }, async () => {
     const p0 = { offset: "-5000000000", ratio: VMX_ONE, frac: "48" };
     const root = debugfsTree({ "321-7": [p0, p0] });
     const out = join(tmp, `watch-${n++}.json`);
@@ -333,7 +339,8 @@ describe.skipIf(!hostTsc)("clocksource kvm-mapping --watch", () => {
       expect(m.forward(oldGuest)).toMatchObject({ epoch: 0, value: before - 1_000_000n, ambiguous: false });
       const newGuest = fwd(after, -1000000000n) + 1_000_000_000n;
       expect(m.forward(newGuest)).toMatchObject({ epoch: 1, value: after + 1_000_000_000n, ambiguous: false });
-      expect(w.stderr()).toMatch(/epoch 1 appended/);
+      // the note follows the write: wait for it rather than race it
+      await until("the note on stderr", () => (/epoch 1 appended/.test(w.stderr()) ? true : undefined));
     } finally {
       w.child.kill("SIGTERM");
     }
@@ -344,7 +351,7 @@ describe.skipIf(!hostTsc)("clocksource kvm-mapping --watch", () => {
     expect(readdirSync(join(out, "..")).filter((f) => f.startsWith(".watch"))).toEqual([]);
   });
 
-  it("survives a guest TSC wrapping 2^64 inside an epoch: the epoch becomes two ranges, later switches still append", { timeout: 60_000 }, async () => {
+  it("survives a guest TSC wrapping 2^64 inside an epoch: the epoch becomes two ranges, later switches still append", { timeout: 240_000 }, async () => {
     const tsc = hostTsc as () => bigint;
     const t0 = tsc();
     await new Promise((r) => setTimeout(r, 200));
@@ -376,10 +383,15 @@ describe.skipIf(!hostTsc)("clocksource kvm-mapping --watch", () => {
       expect(w.stderr()).toMatch(/the guest TSC wrapped past 2\^64|parameters changed/);
       // the guest writes its TSC again: the watch must still be running and append
       setVcpu(root, "432-1", 0, { offset: (10n ** 12n - tsc()).toString(), ratio: VMX_ONE, frac: "48" });
-      const epochs = await until("the epoch after the wrap", () => {
-        const e = epochsIn(out);
-        return e && e.length === 4 ? e : undefined;
-      });
+      const epochs = await until(
+        "the epoch after the wrap",
+        () => {
+          const e = epochsIn(out);
+          return e && e.length === 4 ? e : undefined;
+        },
+        60_000,
+        () => `watch exit ${w.child.exitCode}, stderr ${JSON.stringify(w.stderr())}, file epochs ${epochsIn(out)?.length}`,
+      );
       expect(epochs[2]?.validUntil).not.toBeNull(); // the part after the wrap is closed by the switch
       expect(epochs[2]?.validUntil as bigint).toBeLessThanOrEqual(pre?.validFrom as bigint);
       expect(epochs[3]?.boundary).not.toBeNull();
@@ -400,7 +412,7 @@ describe.skipIf(!hostTsc)("clocksource kvm-mapping --watch", () => {
     expect(parseMappingFile(readFileSync(out, "utf8")).epochs).toHaveLength(4);
   });
 
-  it("a VM that vanishes mid-watch: one error line, exit 1, the file stays complete", async () => {
+  it("a VM that vanishes mid-watch: one error line, exit 1, the file stays complete", { timeout: 180_000 }, async () => {
     const root = debugfsTree({ "654-3": [{ offset: "1", ratio: VMX_ONE, frac: "48" }] });
     const out = join(tmp, `vanish-${n++}.json`);
     const w = spawnWatch(["--pid", "654", "--debugfs", root, "--out", out, "--watch", "--interval", "30"]);

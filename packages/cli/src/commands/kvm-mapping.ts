@@ -184,7 +184,7 @@ async function watch(io: CliIo, o: WatchOptions): Promise<number> {
       } catch (e) {
         await save();
         const code = e instanceof ClocksourceError ? e.code : "IO_ERROR";
-        throw new ClocksourceError(code, `kvm-mapping: VM ${o.vm} can no longer be read (${(e as Error).message}); ${o.out} holds the ${epochs.length} epoch(s) seen`);
+        throw new ClocksourceError(code, `kvm-mapping: VM ${o.vm} can no longer be read (${(e as Error).message}); ${o.out} holds the ${kvmEpochInputs(epochs).length} epoch(s) seen`);
       }
       const hostAfter = o.tsc();
       const current = epochs[epochs.length - 1] as Epoch;
