@@ -50,6 +50,11 @@ function uuid(machine: number, kind: number, id: number): number {
   return (machine + 1) * 2 ** 45 + kind * 2 ** 42 + (id >= 0 ? id % 2 ** 42 : 2 ** 42 + (id % 2 ** 42));
 }
 
+/** Arguments every instant carries. */
+const CONSTANT_ARGS = ["cpu", "raw_ts", "uncertainty_ns"] as const;
+/** Encoded string arguments kept per sequence, at most. */
+const STRING_ARG_CACHE = 65_536;
+
 /** The merge's flags as boolean arguments. */
 const FLAG_ARGS: readonly (readonly [number, string])[] = [
   [MERGE_FLAG.orderUnknown, "order_unknown"],
@@ -67,6 +72,13 @@ class Interned {
   readonly categories = new Map<string, number>();
   /** New entries to send with the next packet. */
   pending: { table: 1 | 2 | 3; iid: number; name: string }[] = [];
+  /** Encoded string-valued arguments (the whole DebugAnnotation) by name iid and value: repeated comms cost one copy. */
+  readonly stringArgs = new Map<number, Map<string, Uint8Array>>();
+  stringArgCount = 0;
+  /** Encoded constant parts of an instant's TrackEvent, by CPU and bound. */
+  readonly prefixes = new Map<string, Uint8Array>();
+  /** The bytes every event packet of the sequence carries after its timestamp. */
+  packetTail: Uint8Array = new Uint8Array(0);
 
   fieldIid(field: string): number {
     let id = this.fieldArgs.get(field);
@@ -92,7 +104,7 @@ class Interned {
 /** Writes the merged timeline as a Perfetto trace (`.pftrace`). */
 export class PerfettoWriter implements MergeWriter {
   private header!: MergeHeader;
-  private readonly out = new ProtoBuffer();
+  private out = new ProtoBuffer();
   private readonly known = new Set<number>();
   private readonly interned: Interned[] = [];
   /** Per machine and CPU: whether a scheduled thread's slice is open on the CPU track. */
@@ -104,8 +116,23 @@ export class PerfettoWriter implements MergeWriter {
     if (header.machines.length > MAX_MACHINES) throw new RangeError(`Perfetto output holds at most ${MAX_MACHINES} machines`);
     this.header = header;
     for (const m of header.machines) {
-      this.interned[m.index] = new Interned();
+      const it = new Interned();
+      this.interned[m.index] = it;
+      // Names every event uses, interned with the sequence's first packet.
+      it.iid(1, m.name);
+      for (const k of CONSTANT_ARGS) it.iid(3, k);
+      const tail = new ProtoBuffer(32);
+      tail.tag(10, WIRE.varint);
+      tail.varint(m.index + 1);
+      tail.tag(13, WIRE.varint);
+      tail.varint(SEQ_NEEDS_INCREMENTAL_STATE);
+      if (m.index > 0) {
+        tail.tag(98, WIRE.varint);
+        tail.varint(m.index);
+      }
+      it.packetTail = tail.take();
       const p = this.packetStart(m.index, null, SEQ_INCREMENTAL_STATE_CLEARED);
+      this.internedData(m.index);
       const d = this.out.begin(60);
       this.num(1, uuid(m.index, KIND.machine, 0));
       this.out.string(2, m.name);
@@ -202,7 +229,27 @@ export class PerfettoWriter implements MergeWriter {
     this.annotationIid((this.interned[machine] as Interned).iid(3, name), v);
   }
 
-  private annotationIid(iid: number, v: FieldValue | boolean): void {
+  private annotationIid(iid: number, v: FieldValue | boolean, it?: Interned): void {
+    if (typeof v === "string" && it) {
+      let byValue = it.stringArgs.get(iid);
+      if (!byValue) it.stringArgs.set(iid, (byValue = new Map()));
+      let bytes = byValue.get(v);
+      if (!bytes) {
+        const one = new ProtoBuffer(v.length * 3 + 16);
+        const a = one.begin(4);
+        one.tag(1, WIRE.varint);
+        one.varint(iid);
+        one.string(6, v);
+        one.end(a);
+        bytes = one.take();
+        if (it.stringArgCount < STRING_ARG_CACHE) {
+          byValue.set(v, bytes);
+          it.stringArgCount++;
+        }
+      }
+      this.out.raw(bytes);
+      return;
+    }
     const a = this.out.begin(4);
     this.num(1, iid);
     if (typeof v === "boolean") this.num(2, v ? 1 : 0);
@@ -249,8 +296,28 @@ export class PerfettoWriter implements MergeWriter {
     this.running.add(key);
   }
 
+  /** The encoded constant part of an instant: its type, the machine's category, its CPU and uncertainty arguments. */
+  private prefix(it: Interned, machine: number, cpu: number, bound: bigint | null): Uint8Array {
+    const key = `${cpu}:${bound}`;
+    let bytes = it.prefixes.get(key);
+    if (!bytes) {
+      const saved = this.out;
+      const one = new ProtoBuffer(64);
+      this.out = one;
+      this.num(9, TYPE_INSTANT);
+      this.num(3, it.iid(1, this.machineName(machine)));
+      this.annotation(machine, "cpu", cpu);
+      this.annotation(machine, "uncertainty_ns", bound === null ? "unknown" : bound);
+      this.out = saved;
+      bytes = one.take();
+      it.prefixes.set(key, bytes);
+    }
+    return bytes;
+  }
+
   write(events: readonly MergedEvent[]): void {
     const toNs = this.header.toNanoseconds;
+    const out = this.out;
     for (const m of events) {
       const e = m.event;
       const machine = m.machine;
@@ -259,26 +326,29 @@ export class PerfettoWriter implements MergeWriter {
       const cpuTrack = this.cpuTrack(machine, e.cpu);
       const track = e.tid >= 0 ? this.threadTrack(machine, e) : cpuTrack;
       if (e.name === "sched:sched_switch" && e.cpu >= 0) this.schedSlices(m, ts, cpuTrack);
+      // Names are interned before the packet opens, so its interned data precede their use.
       const nameIid = it.iid(2, e.name);
-      const catIid = it.iid(1, this.machineName(machine));
-      // Argument names are interned before the packet opens, so its interned data precede its use.
       for (const k in e.fields) it.fieldIid(k);
-      for (const k of ["cpu", "raw_ts", "uncertainty_ns"]) it.iid(3, k);
       if (m.flags !== 0) for (const [bit, k] of FLAG_ARGS) if (m.flags & bit) it.iid(3, k);
-      const p = this.packetStart(machine, ts, SEQ_NEEDS_INCREMENTAL_STATE);
+      const prefix = this.prefix(it, machine, e.cpu, m.boundNs);
+      const p = out.begin(1);
+      out.tag(8, WIRE.varint);
+      out.varint64(ts);
+      out.raw(it.packetTail);
       this.internedData(machine);
-      const t = this.out.begin(11);
-      this.num(9, TYPE_INSTANT);
+      const t = out.begin(11);
+      out.raw(prefix);
       this.num(11, track);
-      this.num(3, catIid);
       this.num(10, nameIid);
-      this.annotation(machine, "cpu", e.cpu);
-      this.annotation(machine, "raw_ts", e.ts);
-      this.annotation(machine, "uncertainty_ns", m.boundNs === null ? "unknown" : m.boundNs);
+      const r = out.begin(4);
+      this.num(1, it.iid(3, "raw_ts"));
+      out.tag(3, WIRE.varint);
+      out.varint64(e.ts);
+      out.end(r);
       if (m.flags !== 0) for (const [bit, k] of FLAG_ARGS) if (m.flags & bit) this.annotation(machine, k, true);
-      for (const k in e.fields) this.annotationIid(it.fieldIid(k), e.fields[k] as FieldValue);
-      this.out.end(t);
-      this.out.end(p);
+      for (const k in e.fields) this.annotationIid(it.fieldIid(k), e.fields[k] as FieldValue, it);
+      out.end(t);
+      out.end(p);
     }
     this.flush();
   }
