@@ -13,7 +13,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from "node:fs";
 import { open as openAsync, stat as statAsync, type FileHandle } from "node:fs/promises";
 import { ClocksourceError } from "../errors.js";
-import { describeErrno } from "../probing/system-view.js";
+import { describeErrno } from "./errno.js";
 import { describeFileKind } from "./file-kind.js";
 
 /** How to read a user-named file. */

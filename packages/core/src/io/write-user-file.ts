@@ -40,10 +40,10 @@ import {
   type Stats,
 } from "node:fs";
 import { open as openAsync, rename as renameAsync, rm as rmAsync, type FileHandle } from "node:fs/promises";
-import { randomBytes } from "node:crypto";
+import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
 import { ClocksourceError } from "../errors.js";
-import { describeErrno } from "../probing/system-view.js";
+import { describeErrno } from "./errno.js";
 import { describeFileKind } from "./file-kind.js";
 
 /** How to write a user-named file. */
@@ -191,7 +191,11 @@ export function planUserFileWrite(path: string, what = "output file"): WriteTarg
   throw refuse(what, target, st, via);
 }
 
+// node:crypto is loaded when a file is first written, not by every program that imports this module (convert writes none).
+let randomBytes: typeof import("node:crypto").randomBytes | undefined;
+
 function tempPathFor(path: string): string {
+  randomBytes ??= (createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto")).randomBytes;
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
 }
 

@@ -18,4 +18,4 @@ export { batchConverter, type BatchConverter } from "./batch-mapping.js";
 export * from "./convert-stream.js";
 export * from "./clock-pairs-codec.js";
 export * from "../io/read-user-file.js";
-export { describeErrno } from "../probing/system-view.js";
+export { describeErrno } from "../io/errno.js";

@@ -199,14 +199,3 @@ export function formatLinesFunction(): WasmFunction {
     ],
   };
 }
-
-/** Writes the tables the decimal kernels read (two-digit pairs, powers of ten) into their memory. */
-export function writeDecimalTables(buffer: ArrayBuffer): void {
-  const bytes = new Uint8Array(buffer);
-  for (let i = 0; i < 100; i++) {
-    bytes[REGION.digitPairs + 2 * i] = ZERO + Math.floor(i / 10);
-    bytes[REGION.digitPairs + 2 * i + 1] = ZERO + (i % 10);
-  }
-  const pow = new BigUint64Array(buffer, REGION.powersOf10, 20);
-  for (let i = 0; i < 20; i++) pow[i] = 10n ** BigInt(i);
-}

@@ -28,8 +28,8 @@ export const REGION = {
   scratchStatus: KERNEL_BATCH * 28,
   /** u8 per value: 1 when an earlier epoch also covers the value. */
   ambiguous: KERNEL_BATCH * 32,
-  /** 100 two-digit pairs "00".."99" (200 bytes). */
-  digitPairs: KERNEL_BATCH * 33,
+  /** (unused: 256 bytes kept so that the offsets below stay put) */
+  spare: KERNEL_BATCH * 33,
   /** u64 10^0 .. 10^19. */
   powersOf10: KERNEL_BATCH * 33 + 256,
   /** i32 result cells some kernels write besides their return value. */
@@ -51,3 +51,9 @@ export const CELL = { parseStop: REGION.cells, epochMin: REGION.cells + 4, epoch
 
 /** 64 KiB pages the module's memory has. */
 export const KERNEL_PAGES = Math.ceil((REGION.output + KERNEL_BATCH * 21 + 64) / 65536);
+
+/** Writes the table the decimal kernels read (powers of ten) into the kernels' memory. */
+export function writeKernelTables(buffer: ArrayBuffer): void {
+  const pow = new BigUint64Array(buffer, REGION.powersOf10, 20);
+  for (let i = 0; i < 20; i++) pow[i] = 10n ** BigInt(i);
+}

@@ -7,6 +7,7 @@
 import { assembleModule, I, T, type WasmFunction } from "./wasm-assembler.js";
 import { formatLinesFunction, parseLinesFunction } from "./wasm-decimal-kernels.js";
 import { KERNEL_PAGES } from "./wasm-kernel-layout.js";
+import { instantiateWasmBytes, type WasmLoad } from "./wasm-u64-kernels.js";
 import { addMaskOpFunction, claimEpochFunction, classifyEpochsFunction, mulShiftAddInverseOpFunction, mulShiftAddOpFunction, mulShiftAddSimdFunction } from "./wasm-map-kernels.js";
 
 const LOW32 = 0xffff_ffffn;
@@ -109,4 +110,10 @@ export function kernelFunctions(simd: boolean): WasmFunction[] {
 /** The kernel module's bytes. */
 export function assembleKernelModule(simd: boolean): Uint8Array {
   return assembleModule(kernelFunctions(simd), KERNEL_PAGES);
+}
+
+/** Assembles and instantiates a kernel module; never throws. */
+export function instantiateWasm<E>(functions: readonly WasmFunction[], pages: number): WasmLoad<E> {
+  if (typeof (globalThis as { WebAssembly?: unknown }).WebAssembly !== "object") return { ok: false, reason: "this JavaScript runtime has no WebAssembly" };
+  return instantiateWasmBytes<E>(assembleModule(functions, pages));
 }

@@ -6,10 +6,8 @@
  * in wasm-kernel-bytes.ts, generated from that source and checked against it
  * by a test, so that start-up compiles 4 KiB instead of running the assembler.
  */
-import { assembleModule, type WasmFunction } from "./wasm-assembler.js";
-import { writeDecimalTables } from "./wasm-decimal-kernels.js";
 import { KERNEL_MODULE } from "./wasm-kernel-bytes.js";
-import { KERNEL_BATCH } from "./wasm-kernel-layout.js";
+import { KERNEL_BATCH, writeKernelTables } from "./wasm-kernel-layout.js";
 
 /** The few WebAssembly globals used (the project's lib settings do not declare them). */
 declare namespace WebAssembly {
@@ -52,12 +50,6 @@ export interface U64Kernels {
 /** A module's exports, or why it could not be instantiated (kept, so that a slow fallback is never silent). */
 export type WasmLoad<E> = { readonly ok: true; readonly exports: E } | { readonly ok: false; readonly reason: string };
 
-/** Assembles and instantiates a kernel module; never throws. */
-export function instantiateWasm<E>(functions: readonly WasmFunction[], pages: number): WasmLoad<E> {
-  if (typeof (globalThis as { WebAssembly?: unknown }).WebAssembly !== "object") return { ok: false, reason: "this JavaScript runtime has no WebAssembly" };
-  return instantiateWasmBytes<E>(assembleModule(functions, pages));
-}
-
 /** Compiles and instantiates a module from its bytes; never throws. */
 export function instantiateWasmBytes<E>(bytes: Uint8Array): WasmLoad<E> {
   if (typeof (globalThis as { WebAssembly?: unknown }).WebAssembly !== "object") return { ok: false, reason: "this JavaScript runtime has no WebAssembly" };
@@ -80,7 +72,7 @@ export function u64KernelsStatus(): WasmLoad<U64Kernels> {
   // 128-bit SIMD where the runtime has it (every x64 and arm64 V8 does); the scalar kernels otherwise.
   const simd = instantiateWasmBytes<U64Kernels>(Buffer.from(KERNEL_MODULE.simd, "base64"));
   cached = simd.ok ? simd : instantiateWasmBytes<U64Kernels>(Buffer.from(KERNEL_MODULE.scalar, "base64"));
-  if (cached.ok) writeDecimalTables(cached.exports.memory.buffer);
+  if (cached.ok) writeKernelTables(cached.exports.memory.buffer);
   return cached;
 }
 

@@ -2,6 +2,7 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, opendirSync, read
 import { spawnSync } from "node:child_process";
 import { join, resolve, sep } from "node:path";
 import { ClocksourceError } from "../errors.js";
+import { describeErrno, errnoReason } from "../io/errno.js";
 import { describeFileKind } from "../io/file-kind.js";
 import { KMSG_PATH, readKmsg } from "./kmsg.js";
 
@@ -93,34 +94,8 @@ export function decodeText(bytes: Uint8Array): string {
   return new TextDecoder("utf-8").decode(bytes);
 }
 
-/**
- * One short phrase for a failed file or socket operation (`not present`,
- * `permission denied (needs root?)`, `EADDRINUSE: …`), so every message names
- * system errors the same way.
- */
-export function describeErrno(e: unknown): string {
-  return errorReason(e).reason;
-}
-
-function errorReason(e: unknown): { reason: string; missing: boolean } {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  switch (code) {
-    case "ENOENT":
-    case "ENOTDIR":
-      return { reason: "not present", missing: true };
-    case "EACCES":
-    case "EPERM":
-      return { reason: "permission denied (needs root?)", missing: false };
-    case "EISDIR":
-      return { reason: "is a directory", missing: false };
-    case "EIO":
-      return { reason: "I/O error", missing: false };
-    case "ELOOP":
-      return { reason: "too many levels of symbolic links (a link loop?)", missing: false };
-    default:
-      return { reason: code ? `${code}: ${(e as Error).message}` : String((e as Error)?.message ?? e), missing: false };
-  }
-}
+export { describeErrno };
+const errorReason = errnoReason;
 
 function kindOf(st: Stats): EntryKind {
   if (st.isFile()) return "file";
