@@ -82,6 +82,21 @@ describe("clocksource trace dump", () => {
     expect(stderr).toBe("");
   });
 
+  it("waits for a slow reader without losing or reordering a line (backpressure)", async () => {
+    const file = join(tmp, "slow.jsonl");
+    writeFileSync(file, Array.from({ length: 50_000 }, (_, i) => `{"ts":"${i}","clock":"mono","event":"e${i % 7}"}`).join("\n"));
+    const child = spawn(process.execPath, [CLI_BIN, "trace", "dump", file], { stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.pause();
+    // Long enough for the pipe to fill and the writer to wait on it.
+    await new Promise((r) => setTimeout(r, 1500));
+    const chunks: Buffer[] = [];
+    child.stdout.on("data", (d: Buffer) => chunks.push(d));
+    child.stdout.resume();
+    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+    expect(code).toBe(0);
+    expect(Buffer.concat(chunks).toString("utf8")).toBe(await expectedDump(file, "slow"));
+  });
+
   it("writes what it read before damage, then one line, exit 1", () => {
     const bad = join(tmp, "bad.jsonl");
     writeFileSync(bad, [10, 11, 12, 13, 14, 15, 1].map((t) => `{"ts":"${t}","clock":"mono"}`).join("\n"));

@@ -5,33 +5,44 @@
 import { EventLineEncoder, type TraceEvent, type TraceReader } from "@clocksource/trace";
 import type { CliIo } from "../cli-io.js";
 
-/** Output is handed to the stream in pieces of about this many characters. */
-const CHUNK_CHARS = 1 << 16;
+/** Output is handed to the stream in pieces of this many bytes. */
+const CHUNK_BYTES = 1 << 16;
 
 /**
- * Writes to a stream in pieces of about 64 KiB and waits only when the stream
- * says its buffer is full: an `await` per full pipe, never one per event.
- * Pieces stay small because a long string built by `+=` is a rope that
- * `Buffer.from` walks slowly; 64 KiB ropes are cheap to flatten. A stream that
- * errors or closes while waited on ends the wait (a closed pipe is the
- * process's to end quietly on EPIPE).
+ * Writes to a stream in pieces of 64 KiB and waits only when the stream says
+ * its buffer is full: an `await` per full pipe, never one per event. Text is
+ * encoded into a byte buffer line by line: handing the stream long strings
+ * built with `+=` costs more, because converting a rope to bytes is slow. A
+ * stream that errors or closes while waited on ends the wait (a closed pipe
+ * is the process's to end quietly on EPIPE).
  */
 export class ChunkWriter {
-  private pending = "";
+  private buf = Buffer.allocUnsafe(CHUNK_BYTES);
+  private used = 0;
   private blocked = false;
 
   constructor(private readonly stream: NodeJS.WritableStream) {}
 
-  /** Adds text, writing when 64 KiB are pending; returns true when the caller should {@link drain}. */
+  /** Adds text; returns true when the stream is full and the caller should {@link drain}. */
   add(s: string): boolean {
-    this.pending += s;
-    if (this.pending.length >= CHUNK_CHARS) this.writePending();
+    // A UTF-16 code unit takes at most 3 bytes of UTF-8.
+    if (this.used + s.length * 3 > CHUNK_BYTES) {
+      this.writePending();
+      if (s.length * 3 > CHUNK_BYTES) {
+        if (!this.stream.write(s)) this.blocked = true;
+        return this.blocked;
+      }
+    }
+    this.used += this.buf.write(s, this.used);
     return this.blocked;
   }
 
   private writePending(): void {
-    const chunk = this.pending;
-    this.pending = "";
+    if (this.used === 0) return;
+    const chunk = this.buf.subarray(0, this.used);
+    // The stream may keep the chunk until it is written: never reuse it.
+    this.buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    this.used = 0;
     if (!this.stream.write(chunk)) this.blocked = true;
   }
 
@@ -60,7 +71,7 @@ export class ChunkWriter {
 
   /** Writes what is pending and waits for the stream to take it. */
   async flush(): Promise<void> {
-    if (this.pending.length > 0) this.writePending();
+    this.writePending();
     await this.drain();
   }
 }
