@@ -27,7 +27,11 @@ export type BatchOp =
   | { readonly kind: "mulShiftAddInverse"; readonly mult: bigint; readonly shift: number; readonly add: bigint }
   /** `(x + add) mod 2^bits` (an Arm counter offset at the counter's width). Never fails. */
   | { readonly kind: "addMask"; readonly add: bigint; readonly bits: number }
-  /** Anything else, one value at a time in JavaScript: `undefined` = failed. */
+  /**
+   * Anything else, one value at a time in JavaScript: `undefined` = failed. It
+   * runs in the middle of a batch, so it must be plain arithmetic: it must not
+   * itself convert through a batch or stream converter (they share the kernels' memory).
+   */
   | { readonly kind: "each"; convert(value: bigint): bigint | undefined };
 
 /** A codec's batch form of one epoch: the operation for each direction. */
