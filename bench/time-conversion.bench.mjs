@@ -103,26 +103,38 @@ try {
 }
 const cArgs = [String(P.ratio), String(P.fracBits), String(P.offset)];
 
-/** Wall time of one run of `argv` with stdin from `input` and stdout to `output` (paths). */
+// CPU time (user + system) of a run, from GNU time when it is installed: on a busy shared machine it
+// says more than wall time, which also counts waiting for a CPU.
+const GNU_TIME = existsSync("/usr/bin/time") ? "/usr/bin/time" : null;
+const cpuFile = join(tmp, "cpu.txt");
+
+/** Wall (and CPU, when measurable) seconds of one run of `argv`, stdin from `input`, stdout to `output` (paths). */
 function timed(argv, input, output) {
   const i = openSync(input, "r");
   const o = openSync(output, "w");
   try {
+    const cmd = GNU_TIME ? [GNU_TIME, "-f", "%U %S", "-o", cpuFile, ...argv] : argv;
     const t0 = process.hrtime.bigint();
-    const r = spawnSync(argv[0], argv.slice(1), { stdio: [i, o, "pipe"] });
-    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    const r = spawnSync(cmd[0], cmd.slice(1), { stdio: [i, o, "pipe"] });
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
     if (r.status !== 0) throw new Error(`${argv.join(" ")} exited ${r.status}: ${r.stderr}`);
-    return s;
+    const cpu = GNU_TIME ? readFileSync(cpuFile, "utf8").trim().split(/\s+/).slice(-2).reduce((a, x) => a + Number(x), 0) : NaN;
+    return { wall, cpu };
   } finally {
     closeSync(i);
     closeSync(o);
   }
 }
 
-/** Best of RUNS for each command, the runs interleaved so that load on a shared machine hits all alike. */
+/** Best wall and best CPU time of RUNS for each command, the runs interleaved so that load on a shared machine hits all alike. */
 function bestOf(commands) {
-  const best = commands.map(() => Infinity);
-  for (let r = 0; r < RUNS; r++) commands.forEach((c, k) => (best[k] = Math.min(best[k], c())));
+  const best = commands.map(() => ({ wall: Infinity, cpu: Infinity }));
+  for (let r = 0; r < RUNS; r++) {
+    commands.forEach((c, k) => {
+      const t = c();
+      best[k] = { wall: Math.min(best[k].wall, t.wall), cpu: Math.min(best[k].cpu, t.cpu) };
+    });
+  }
   return best;
 }
 
@@ -158,7 +170,8 @@ for (const [label, args, mode] of [["convert guest -> host", [], "fwd"], ["conve
     continue;
   }
   const [c, j] = bestOf([() => timed([cbin, "lines", mode, ...cArgs], input, outC), () => timed(js, input, outJs)]);
-  row(label, j / c, 2, `C ${fmt(c * 1000, 0)} ms, clocksource ${fmt(j * 1000, 0)} ms; outputs identical`);
+  const cpu = GNU_TIME ? `; CPU time ${fmt((j.cpu / c.cpu), 2)}x (C ${fmt(c.cpu * 1000, 0)} ms, clocksource ${fmt(j.cpu * 1000, 0)} ms)` : "";
+  row(label, j.wall / c.wall, 2, `wall: C ${fmt(c.wall * 1000, 0)} ms, clocksource ${fmt(j.wall * 1000, 0)} ms${cpu}; outputs identical`);
 }
 
 // ------------------------------------------------------------------ batch vs C
