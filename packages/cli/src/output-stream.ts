@@ -39,32 +39,30 @@ export class OutputStream {
     }
   }
 
-  /** Writes chunks; waits only when a stream's buffer is full. */
+  /**
+   * Writes chunks and resolves once they have been handed to the kernel, so a
+   * chunk that is a view of a buffer the caller reuses may be reused then.
+   */
   async write(chunks: readonly (Uint8Array | string)[]): Promise<void> {
     if (chunks.length === 0) return;
     try {
       if (this.stream) {
-        let ok = true;
-        for (const c of chunks) ok = this.stream.write(c) && ok;
-        if (!ok) await new Promise<void>((resolve, reject) => {
-          const s = this.stream as NodeJS.WritableStream;
-          const onDrain = () => {
-            s.off("error", onError);
-            resolve();
-          };
-          const onError = (e: Error) => {
-            s.off("drain", onDrain);
-            reject(e);
-          };
-          s.once("drain", onDrain);
-          s.once("error", onError);
-        });
+        const s = this.stream;
+        let last: Promise<void> = Promise.resolve();
+        for (const c of chunks) {
+          last = new Promise<void>((resolve, reject) => {
+            s.write(c, (e?: Error | null) => (e ? reject(e) : resolve()));
+          });
+        }
+        await last;
         return;
       }
-      const buf = Buffer.concat(chunks.map((c) => (typeof c === "string" ? Buffer.from(c, "utf8") : c)));
       const fh = this.fh as FileHandle;
-      // A write may be short (a full disk, a signal): go on until all of it is out or it fails.
-      for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
+      for (const c of chunks) {
+        const buf = typeof c === "string" ? Buffer.from(c, "utf8") : c;
+        // A write may be short (a full disk, a signal): go on until all of it is out or it fails.
+        for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
+      }
     } catch (e) {
       throw new ClocksourceError("IO_ERROR", `cannot write ${this.what} ${this.path}: ${describeErrno(e)}`, { cause: e });
     }

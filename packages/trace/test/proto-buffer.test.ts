@@ -32,6 +32,24 @@ describe("ProtoBuffer", () => {
     expect(BigInt(new BinaryReader(neg.take()).int64())).toBe(-5n);
   });
 
+  it("encodes any string as the standard writer does (ASCII fast path, UTF-8 beyond it, lone surrogates replaced)", () => {
+    const check = (text: string) => {
+      const ours = new ProtoBuffer(4);
+      ours.string(7, text);
+      const theirs = new BinaryWriter().tag(7, WireType.LengthDelimited).string(text).finish();
+      // Same bytes apart from the length's encoding: ours is always 4 bytes; compare the decoded value and payload.
+      const r = new BinaryReader(ours.take());
+      expect(r.tag()).toEqual([7, WireType.LengthDelimited]);
+      const payload = r.bytes();
+      const t = new BinaryReader(theirs);
+      t.tag();
+      expect(Buffer.from(payload).toString("hex")).toBe(Buffer.from(t.bytes()).toString("hex"));
+    };
+    for (const text of ["", "a", "x".repeat(64), "x".repeat(65), `${"x".repeat(63)}é`, "é", "\ud800", "ab\udc00c"]) check(text);
+    fc.assert(fc.property(fc.string({ unit: "grapheme", maxLength: 80 }), check), { numRuns: 2000 });
+    fc.assert(fc.property(fc.string({ unit: "binary", maxLength: 80 }), check), { numRuns: 2000 });
+  });
+
   it("writes nested messages and strings that a standard reader decodes, growing as needed", () => {
     const b = new ProtoBuffer(8);
     const m = b.begin(1);

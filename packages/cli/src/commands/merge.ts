@@ -256,7 +256,10 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     }
     for await (const batch of mergeTraces(plan.inputs, { ...plan, targetUnit }, stats)) {
       writer.write(batch);
-      if (sink.pending >= 1 << 20) await out.write(sink.take());
+      if (sink.pending + writer.pending() >= 1 << 20) {
+        writer.flush();
+        await out.write(sink.take());
+      }
     }
     writer.end();
     const warnings = warningLines(specs, readers);

@@ -81,6 +81,13 @@ export class ChromeJsonWriter implements MergeWriter {
     this.sink.push(s);
   }
 
+  /** Text is pushed to the sink as each batch is written: nothing waits here. */
+  pending(): number {
+    return 0;
+  }
+
+  flush(): void {}
+
   end(): void {
     this.sink.push("\n]}\n");
   }

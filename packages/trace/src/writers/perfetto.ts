@@ -52,8 +52,6 @@ function uuid(machine: number, kind: number, id: number): number {
 
 /** Arguments every instant carries. */
 const CONSTANT_ARGS = ["cpu", "raw_ts", "uncertainty_ns"] as const;
-/** Encoded string arguments kept per sequence, at most. */
-const STRING_ARG_CACHE = 65_536;
 
 /** The merge's flags as boolean arguments. */
 const FLAG_ARGS: readonly (readonly [number, string])[] = [
@@ -72,11 +70,10 @@ class Interned {
   readonly categories = new Map<string, number>();
   /** New entries to send with the next packet. */
   pending: { table: 1 | 2 | 3; iid: number; name: string }[] = [];
-  /** Encoded string-valued arguments (the whole DebugAnnotation) by name iid and value: repeated comms cost one copy. */
-  readonly stringArgs = new Map<number, Map<string, Uint8Array>>();
-  stringArgCount = 0;
-  /** Encoded constant parts of an instant's TrackEvent, by CPU and bound. */
-  readonly prefixes = new Map<string, Uint8Array>();
+  /** Encoded constant parts of an instant's TrackEvent, by bound, then by CPU + 1 (CPU −1 at 0). */
+  readonly prefixes = new Map<bigint | null, Uint8Array[]>();
+  /** Track uuids of CPU tracks by CPU + 1, once described. */
+  readonly cpuTracks: number[] = [];
   /** The bytes every event packet of the sequence carries after its timestamp. */
   packetTail: Uint8Array = new Uint8Array(0);
 
@@ -109,6 +106,8 @@ export class PerfettoWriter implements MergeWriter {
   private readonly interned: Interned[] = [];
   /** Per machine and CPU: whether a scheduled thread's slice is open on the CPU track. */
   private readonly running = new Set<string>();
+  /** The buffer was handed to the sink: start over before writing more. */
+  private handedOut = false;
 
   constructor(private readonly sink: ChunkSink) {}
 
@@ -139,7 +138,8 @@ export class PerfettoWriter implements MergeWriter {
       this.out.end(d);
       this.out.end(p);
     }
-    this.flush();
+    // Pushed as a copy: the caller need not write it before the first batch.
+    this.sink.push(this.out.take());
   }
 
   /** A varint field from a number (exact below 2^53; negative ones as 64-bit two's complement). */
@@ -208,8 +208,11 @@ export class PerfettoWriter implements MergeWriter {
   }
 
   private cpuTrack(machine: number, cpu: number): number {
+    const cached = (this.interned[machine] as Interned).cpuTracks[cpu + 1];
+    if (cached !== undefined) return cached;
     const id = uuid(machine, KIND.cpu, cpu < 0 ? 0xffff : cpu);
     if (!this.known.has(id)) this.describe(machine, id, `${this.machineName(machine)} CPU ${cpu < 0 ? "?" : cpu}`, uuid(machine, KIND.machine, 0), null, null);
+    (this.interned[machine] as Interned).cpuTracks[cpu + 1] = id;
     return id;
   }
 
@@ -229,27 +232,7 @@ export class PerfettoWriter implements MergeWriter {
     this.annotationIid((this.interned[machine] as Interned).iid(3, name), v);
   }
 
-  private annotationIid(iid: number, v: FieldValue | boolean, it?: Interned): void {
-    if (typeof v === "string" && it) {
-      let byValue = it.stringArgs.get(iid);
-      if (!byValue) it.stringArgs.set(iid, (byValue = new Map()));
-      let bytes = byValue.get(v);
-      if (!bytes) {
-        const one = new ProtoBuffer(v.length * 3 + 16);
-        const a = one.begin(4);
-        one.tag(1, WIRE.varint);
-        one.varint(iid);
-        one.string(6, v);
-        one.end(a);
-        bytes = one.take();
-        if (it.stringArgCount < STRING_ARG_CACHE) {
-          byValue.set(v, bytes);
-          it.stringArgCount++;
-        }
-      }
-      this.out.raw(bytes);
-      return;
-    }
+  private annotationIid(iid: number, v: FieldValue | boolean): void {
     const a = this.out.begin(4);
     this.num(1, iid);
     if (typeof v === "boolean") this.num(2, v ? 1 : 0);
@@ -298,8 +281,9 @@ export class PerfettoWriter implements MergeWriter {
 
   /** The encoded constant part of an instant: its type, the machine's category, its CPU and uncertainty arguments. */
   private prefix(it: Interned, machine: number, cpu: number, bound: bigint | null): Uint8Array {
-    const key = `${cpu}:${bound}`;
-    let bytes = it.prefixes.get(key);
+    let byCpu = it.prefixes.get(bound);
+    if (!byCpu) it.prefixes.set(bound, (byCpu = []));
+    let bytes = byCpu[cpu + 1];
     if (!bytes) {
       const saved = this.out;
       const one = new ProtoBuffer(64);
@@ -310,12 +294,13 @@ export class PerfettoWriter implements MergeWriter {
       this.annotation(machine, "uncertainty_ns", bound === null ? "unknown" : bound);
       this.out = saved;
       bytes = one.take();
-      it.prefixes.set(key, bytes);
+      byCpu[cpu + 1] = bytes;
     }
     return bytes;
   }
 
   write(events: readonly MergedEvent[]): void {
+    this.reclaim();
     const toNs = this.header.toNanoseconds;
     const out = this.out;
     for (const m of events) {
@@ -346,15 +331,29 @@ export class PerfettoWriter implements MergeWriter {
       out.varint64(e.ts);
       out.end(r);
       if (m.flags !== 0) for (const [bit, k] of FLAG_ARGS) if (m.flags & bit) this.annotation(machine, k, true);
-      for (const k in e.fields) this.annotationIid(it.fieldIid(k), e.fields[k] as FieldValue, it);
+      for (const k in e.fields) this.annotationIid(it.fieldIid(k), e.fields[k] as FieldValue);
       out.end(t);
       out.end(p);
     }
-    this.flush();
   }
 
-  private flush(): void {
-    if (this.out.length > 0) this.sink.push(this.out.take());
+  /** After a flush, the caller has written the view out: the buffer is ours again. */
+  private reclaim(): void {
+    if (this.handedOut) {
+      this.out.reset();
+      this.handedOut = false;
+    }
+  }
+
+  pending(): number {
+    return this.handedOut ? 0 : this.out.length;
+  }
+
+  flush(): void {
+    this.reclaim();
+    if (this.out.length === 0) return;
+    this.sink.push(this.out.view());
+    this.handedOut = true;
   }
 
   end(): void {

@@ -15,6 +15,8 @@ const MAX_NESTED = (1 << 28) - 1;
 export const WIRE = { varint: 0, fixed64: 1, len: 2, fixed32: 5 } as const;
 
 const encoder = new TextEncoder();
+/** Strings up to this long are tried as ASCII first. */
+const SHORT_STRING = 64;
 
 export class ProtoBuffer {
   private buf: Uint8Array;
@@ -122,9 +124,19 @@ export class ProtoBuffer {
     // Room for the worst case (3 bytes per UTF-16 unit), encoded in place after a 4-byte length.
     this.ensure(LENGTH_BYTES + s.length * 3);
     const start = this.pos;
-    const { written } = encoder.encodeInto(s, this.buf.subarray(start + LENGTH_BYTES));
-    this.pos = start + LENGTH_BYTES + written;
-    this.patchLength(start, written);
+    const b = this.buf;
+    let p = start + LENGTH_BYTES;
+    const n = s.length;
+    let i = 0;
+    // Short ASCII text (names, comms, markers) byte by byte: cheaper than a TextEncoder call.
+    if (n <= SHORT_STRING) for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      b[p++] = c;
+    }
+    if (i < n) p += encoder.encodeInto(i === 0 ? s : s.slice(i), b.subarray(p)).written;
+    this.pos = p;
+    this.patchLength(start, p - start - LENGTH_BYTES);
   }
 
   /** Opens a nested message field; returns the mark to pass to {@link end}. */
@@ -148,6 +160,19 @@ export class ProtoBuffer {
     b[at + 1] = ((n >>> 7) & 0x7f) | 0x80;
     b[at + 2] = ((n >>> 14) & 0x7f) | 0x80;
     b[at + 3] = (n >>> 21) & 0x7f;
+  }
+
+  /**
+   * The bytes written so far, as a view of the buffer (no copy), valid until
+   * the next write; call {@link reset} once it has been consumed.
+   */
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  /** Starts over in the same buffer. */
+  reset(): void {
+    this.pos = 0;
   }
 
   /** Takes the bytes written so far (a copy) and starts over. */

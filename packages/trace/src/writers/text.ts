@@ -55,5 +55,12 @@ export class TextWriter implements MergeWriter {
     this.sink.push(s);
   }
 
+  /** Text is pushed to the sink as each batch is written: nothing waits here. */
+  pending(): number {
+    return 0;
+  }
+
+  flush(): void {}
+
   end(): void {}
 }

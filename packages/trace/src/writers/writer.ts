@@ -20,12 +20,20 @@ export interface MergeHeader {
 }
 
 /**
- * A format for the merged timeline. Writers append bytes to a {@link ChunkSink};
- * the caller drains the sink between batches, so a writer never waits on I/O.
+ * A format for the merged timeline. Writers append bytes to a {@link ChunkSink}
+ * when asked to {@link flush} (and at {@link end}); the caller drains the sink
+ * then, so a writer never waits on I/O. A chunk a writer pushed may be a view
+ * of the writer's own buffer: it stays valid only until the writer's next
+ * `write`, `flush` or `end`, so the caller writes it out — completely — first.
+ * (Reusing one buffer matters: fresh memory costs page faults at every batch.)
  */
 export interface MergeWriter {
   begin(header: MergeHeader): void;
   write(events: readonly MergedEvent[]): void;
+  /** Bytes written but not yet pushed to the sink. */
+  pending(): number;
+  /** Pushes everything written so far to the sink. */
+  flush(): void;
   end(): void;
 }
 
