@@ -92,26 +92,37 @@ const reportArgs = ["report", "-i", files[0], "-i", files[1], "--ts-offset", Str
 // Check the outputs before timing anything.
 const merged = run(process.execPath, mergeArgs);
 const total = Number(/^merge: (\d+) events/m.exec(merged.stderr)?.[1] ?? NaN);
-const reportLines = run("trace-cmd", reportArgs).stdout.split("\n").filter((l) => /\[\d+\]\s*\d/.test(l)).length;
+// Event lines carry "[cpu]" then the timestamp; counted by grep so the report is not held in memory.
+const reportLines = Number(run("sh", ["-c", `trace-cmd ${reportArgs.map((a) => `'${a}'`).join(" ")} 2>/dev/null | grep -c '\\[[0-9]*\\] *[0-9]'`]).stdout.trim());
 if (total !== reportLines) {
   console.log(`merge bench: MISMATCH: merge placed ${total} events, trace-cmd report printed ${reportLines}`);
   process.exit(1);
 }
 
+const TIME = "/usr/bin/time";
+const haveTime = existsSync(TIME);
+
+/** Wall seconds, and CPU seconds (user + sys, from /usr/bin/time) when available: CPU is steadier on a shared machine. */
 function timed(cmd, args) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { stdio: ["ignore", "ignore", "ignore"] });
+  const r = haveTime ? spawnSync(TIME, ["-f", "%U %S %M", cmd, ...args], { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" }) : spawnSync(cmd, args, { stdio: ["ignore", "ignore", "ignore"] });
   if (r.status !== 0) throw new Error(`${cmd} failed`);
-  return Number(process.hrtime.bigint() - t0) / 1e9;
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const m = haveTime ? /(\d+\.\d+) (\d+\.\d+) (\d+)\s*$/.exec(r.stderr) : null;
+  return { wall, cpu: m ? Number(m[1]) + Number(m[2]) : NaN, rssMiB: m ? Number(m[3]) / 1024 : NaN };
 }
-let best = { merge: Infinity, report: Infinity };
+const best = { merge: { wall: Infinity, cpu: Infinity, rssMiB: 0 }, report: { wall: Infinity, cpu: Infinity, rssMiB: 0 } };
+const keep = (k, t) => {
+  best[k] = { wall: Math.min(best[k].wall, t.wall), cpu: Math.min(best[k].cpu, t.cpu), rssMiB: Math.max(best[k].rssMiB, t.rssMiB) };
+};
 for (let r = 0; r < RUNS; r++) {
-  best.report = Math.min(best.report, timed("sh", ["-c", `trace-cmd ${reportArgs.map((a) => `'${a}'`).join(" ")} > /dev/null 2>&1`]));
-  best.merge = Math.min(best.merge, timed(process.execPath, mergeArgs));
+  keep("report", timed("sh", ["-c", `trace-cmd ${reportArgs.map((a) => `'${a}'`).join(" ")} > /dev/null 2>&1`]));
+  keep("merge", timed(process.execPath, mergeArgs));
 }
-const rate = (total / best.merge / 1e6).toFixed(2);
+const rate = (total / best.merge.wall / 1e6).toFixed(2);
+const cpu = (t) => (Number.isNaN(t.cpu) ? "" : `, ${t.cpu.toFixed(2)} s CPU`);
 console.log(`merge of 2 traces, ${total} events (${(statSync(files[0]).size / 2 ** 20).toFixed(1)} + ${(statSync(files[1]).size / 2 ** 20).toFixed(1)} MiB, v7 zstd) into Perfetto (${(statSync(pf).size / 2 ** 20).toFixed(0)} MiB)`);
-console.log(`  clocksource merge        ${best.merge.toFixed(2)} s (${rate} M events/s)`);
-console.log(`  trace-cmd report -i -i   ${best.report.toFixed(2)} s (baseline, same run)`);
-console.log(`  ratio merge / report     ${(best.merge / best.report).toFixed(2)}  (goal <= 1.0)`);
+console.log(`  clocksource merge        ${best.merge.wall.toFixed(2)} s${cpu(best.merge)} (${rate} M events/s${Number.isNaN(best.merge.rssMiB) ? "" : `, peak RSS ${best.merge.rssMiB.toFixed(0)} MiB`})`);
+console.log(`  trace-cmd report -i -i   ${best.report.wall.toFixed(2)} s${cpu(best.report)} (baseline, same run)`);
+console.log(`  ratio merge / report     ${(best.merge.wall / best.report.wall).toFixed(2)} wall${Number.isNaN(best.merge.cpu) ? "" : `, ${(best.merge.cpu / best.report.cpu).toFixed(2)} CPU`}  (goal <= 1.0)`);
 rmSync(pf, { force: true });
