@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { instantiateWasm, mulShiftAdd, mulShiftAddBatch, U64_MAX } from "../src/index.js";
+import { instantiateWasm, mulShiftAdd, mulShiftAddBatch, mulShiftAddInverse, mulShiftAddInverseBatch, U64_MAX } from "../src/index.js";
 import { mulShiftAddOpFunction, mulShiftAddSimdFunction } from "../src/math/wasm-map-kernels.js";
 
 const EDGE = [0n, 1n, 2n, 0xffff_ffffn, 1n << 32n, (1n << 63n) - 1n, 1n << 63n, U64_MAX - 1n, U64_MAX];
@@ -55,6 +55,23 @@ describe("mulShiftAdd kernels: the SIMD one (two values per step) and the scalar
         expect(mem[xs.length]).toBe(0x5a5a5a5a5a5a5a5an);
       }),
       { numRuns: 3000 },
+    );
+  });
+});
+
+describe("mulShiftAddInverse batch (reciprocal division kernel) is bit-identical to the BigInt reference", () => {
+  const u64 = fc.bigInt({ min: 0n, max: U64_MAX });
+  const mult = fc.oneof(fc.constantFrom(1n, 2n, 3n, 1n << 32n, (1n << 32n) - 1n, (1n << 32n) + 1n, 1n << 48n, (1n << 48n) + 4_503_599_627n, 1n << 63n, U64_MAX, U64_MAX - 1n), fc.bigInt({ min: 1n, max: U64_MAX }), fc.bigInt({ min: 1n, max: 1n << 20n }));
+  it("including the values without a preimage (left unchanged) and the index of the first", () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(u64, fc.constantFrom(...EDGE)), { minLength: 1, maxLength: 40 }), mult, fc.integer({ min: 0, max: 63 }), fc.oneof(u64, fc.constantFrom(0n, 1n, U64_MAX)), (ys, m, shift, add) => {
+        const out = new BigUint64Array(ys.length);
+        const first = mulShiftAddInverseBatch(BigUint64Array.from(ys), m, shift, add, out);
+        const ref = ys.map((y) => mulShiftAddInverse(y, m, shift, add));
+        expect(first).toBe(ref.findIndex((r) => r === undefined));
+        ys.forEach((y, i) => expect(out[i]).toBe(ref[i] ?? y));
+      }),
+      { numRuns: 5000 },
     );
   });
 });

@@ -110,9 +110,10 @@ export function prepareBatchOp(op: BatchOp, k: U64Kernels): PreparedBatchOp {
     }
     case "mulShiftAddInverse": {
       const r = op.mult;
-      // The divisor normalised so that its top bit is set (the division's digit steps need it).
+      // The divisor normalised so that its top bit is set, and its reciprocal (see the kernel).
       const s = BigInt(r >> 32n === 0n ? 32 + Math.clz32(Number(r)) : Math.clz32(Number(r >> 32n)));
-      const vn = BigInt.asUintN(64, r << s);
+      const d = BigInt.asUintN(64, r << s);
+      const v = ((1n << 128n) - 1n) / d - (1n << 64n);
       const args = [
         i64(op.add),
         BigInt(op.shift),
@@ -122,9 +123,8 @@ export function prepareBatchOp(op: BatchOp, k: U64Kernels): PreparedBatchOp {
         i64(BigInt.asUintN(64, -r)),
         s,
         s !== 0n ? 1 : 0,
-        i64(vn),
-        vn >> 32n,
-        vn & 0xffff_ffffn,
+        i64(d),
+        i64(v),
       ] as const;
       return { op, run: (ptr, st, n, e, fail, masked) => (masked ? k.mulShiftAddInverseMasked : k.mulShiftAddInverseAll)(ptr, n, st, e, fail, ...args) };
     }

@@ -15,7 +15,6 @@ import { I, T, V, type WasmFunction } from "./wasm-assembler.js";
 
 type Code = (readonly number[])[];
 const LOW32 = 0xffff_ffffn;
-const B32 = 1n << 32n;
 
 /** Parameter indices every operation kernel shares. */
 const P = { ptr: 0, n: 1, status: 2, e: 3, fail: 4 } as const;
@@ -199,40 +198,30 @@ export function addMaskOpFunction(masked: boolean): WasmFunction {
   };
 }
 
-/** One long-division digit step: lower `q` (at most twice) until `q·vn0 ≤ rhat·2^32 + un`. */
-function digitCorrection(q: number, rhat: number, un: number, vn0: number, vn1: number): Code {
-  return [
-    I.block, I.loop,
-    I.get(q), I.i64Const(B32), I.i64GeU,
-    [0x04, 0x7f], // if (result i32)
-    I.i32Const(1),
-    I.else,
-    I.get(q), I.get(vn0), I.i64Mul, I.get(rhat), I.i64Const(32n), I.i64Shl, I.get(un), I.i64Add, I.i64GtU,
-    I.end,
-    I.i32Eqz, I.brIf(1),
-    I.get(q), I.i64Const(1n), I.i64Sub, I.set(q),
-    I.get(rhat), I.get(vn1), I.i64Add, I.tee(rhat), I.i64Const(B32), I.i64LtU, I.brIf(0),
-    I.end, I.end,
-  ];
-}
-
 /**
  * mulShiftAddInverse: the smallest x < 2^64 with ⌊x × mult / 2^shift⌋ ≥ u,
  * u = (y − add) mod 2^64, i.e. ⌈u·2^shift / mult⌉; fails when
- * u·2^shift > mult·(2^64 − 1) (no such x). The 128-by-64-bit division is two
- * 64-by-32-bit digit steps with a normalised divisor (the schoolbook "divlu"
- * of Hacker's Delight §9-4).
+ * u·2^shift > mult·(2^64 − 1) (no such x). The 128-by-64-bit division uses a
+ * reciprocal of the normalised divisor computed once per batch (Möller and
+ * Granlund, "Improved division by invariant integers", 2011, algorithm 4):
+ * one 64 × 64 → 128-bit product, a few additions and two adjustments done
+ * with masks — no division instruction, and no branch that depends on the
+ * data (the schoolbook digit estimate needs a data-dependent number of
+ * corrections, 1.5 per value for some ratios, which a branch mispredicts).
  * Extra params: 5 add, 6 shift, 7 shiftNonZero (i32), 8 mult, 9 maxHi, 10 maxLo,
- * 11 s (normalising shift), 12 sNonZero (i32), 13 vn, 14 vn1, 15 vn0. Locals from 16.
+ * 11 s (normalising shift), 12 sNonZero (i32), 13 d = mult << s, 14 v = ⌊(2^128 − 1) / d⌋ − 2^64.
+ * Locals from 15.
  */
 export function mulShiftAddInverseOpFunction(masked: boolean): WasmFunction {
-  const [add, f, fnz, r, mhi, mlo, s, snz, vn, vn1, vn0] = [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
-  const [end, sp, failures, x, u, xhi, xlo, un32, un1, un0, q1, rhat, un21, q0, tmp] = [16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30];
+  const [add, f, fnz, r, mhi, mlo, s, snz, d, v] = [5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+  const [end, sp, failures, x, u, xhi, xlo, u1, u0, pa, pb, pc, pmid, q1, q0, rem, m] = [15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31];
+  const lo32 = (l: number) => [I.get(l), I.i64Const(LOW32), I.i64And];
+  const hi32 = (l: number) => [I.get(l), I.i64Const(32n), I.i64ShrU];
   return {
     name: masked ? "mulShiftAddInverseMasked" : "mulShiftAddInverseAll",
-    params: [...COMMON, T.i64, T.i64, T.i32, T.i64, T.i64, T.i64, T.i64, T.i32, T.i64, T.i64, T.i64],
+    params: [...COMMON, T.i64, T.i64, T.i32, T.i64, T.i64, T.i64, T.i64, T.i32, T.i64, T.i64],
     results: [T.i32],
-    locals: [T.i32, T.i32, T.i32, ...Array<typeof T.i64>(12).fill(T.i64)],
+    locals: [T.i32, T.i32, T.i32, ...Array<typeof T.i64>(14).fill(T.i64)],
     body: opLoop(masked, end, sp, x, failures, (failDepth) => [
       // u = y − add; X = u << f as (xhi, xlo)
       I.get(x), I.get(add), I.i64Sub, I.set(u),
@@ -243,25 +232,29 @@ export function mulShiftAddInverseOpFunction(masked: boolean): WasmFunction {
       I.get(xhi), I.get(mhi), I.i64Eq, I.get(xlo), I.get(mlo), I.i64GtU, I.i32And,
       I.i32Or,
       I.brIf(failDepth),
-      // X += mult − 1 (cannot reach mult·2^64)
-      I.get(xlo), I.get(r), I.i64Const(1n), I.i64Sub, I.i64Add, I.set(tmp),
-      I.get(xhi), I.get(tmp), I.get(xlo), I.i64LtU, I.i64ExtendI32U, I.i64Add, I.set(xhi),
-      I.get(tmp), I.set(xlo),
-      // normalise: un32 = top 64 bits of X << s, un1/un0 the next two 32-bit digits
-      I.get(xhi), I.get(s), I.i64Shl, I.get(xlo), I.i64Const(64n), I.get(s), I.i64Sub, I.i64ShrU, I.i64Const(0n), I.get(snz), I.select, I.i64Or, I.set(un32),
-      I.get(xlo), I.get(s), I.i64Shl, I.set(tmp),
-      I.get(tmp), I.i64Const(32n), I.i64ShrU, I.set(un1),
-      I.get(tmp), I.i64Const(LOW32), I.i64And, I.set(un0),
-      // first quotient digit
-      I.get(un32), I.get(vn1), I.i64DivU, I.set(q1),
-      I.get(un32), I.get(q1), I.get(vn1), I.i64Mul, I.i64Sub, I.set(rhat),
-      ...digitCorrection(q1, rhat, un1, vn0, vn1),
-      I.get(un32), I.i64Const(32n), I.i64Shl, I.get(un1), I.i64Add, I.get(q1), I.get(vn), I.i64Mul, I.i64Sub, I.set(un21),
-      // second quotient digit
-      I.get(un21), I.get(vn1), I.i64DivU, I.set(q0),
-      I.get(un21), I.get(q0), I.get(vn1), I.i64Mul, I.i64Sub, I.set(rhat),
-      ...digitCorrection(q0, rhat, un0, vn0, vn1),
-      ...store([I.get(q1), I.i64Const(32n), I.i64Shl, I.get(q0), I.i64Or], failDepth + 1),
+      // X += mult − 1 (cannot reach mult·2^64), so that the floor below is the ceiling of X / mult
+      I.get(xlo), I.get(r), I.i64Const(1n), I.i64Sub, I.i64Add, I.set(u0),
+      I.get(xhi), I.get(u0), I.get(xlo), I.i64LtU, I.i64ExtendI32U, I.i64Add, I.set(xhi),
+      I.get(u0), I.set(xlo),
+      // normalise: (u1, u0) = X << s, with u1 < d since the quotient is below 2^64
+      I.get(xhi), I.get(s), I.i64Shl, I.get(xlo), I.i64Const(64n), I.get(s), I.i64Sub, I.i64ShrU, I.i64Const(0n), I.get(snz), I.select, I.i64Or, I.set(u1),
+      I.get(xlo), I.get(s), I.i64Shl, I.set(u0),
+      // (q1, q0) = v·u1 (128-bit, four 32 × 32-bit products) + (u1 + 1, u0)
+      ...lo32(v), ...lo32(u1), I.i64Mul, I.set(pa),
+      ...lo32(v), ...hi32(u1), I.i64Mul, I.set(pb),
+      ...hi32(v), ...lo32(u1), I.i64Mul, I.set(pc),
+      ...hi32(pa), ...lo32(pb), I.i64Add, ...lo32(pc), I.i64Add, I.set(pmid),
+      I.get(pmid), I.i64Const(32n), I.i64Shl, ...lo32(pa), I.i64Or, I.set(q0),
+      ...hi32(v), ...hi32(u1), I.i64Mul, ...hi32(pb), I.i64Add, ...hi32(pc), I.i64Add, ...hi32(pmid), I.i64Add, I.set(q1),
+      I.get(q0), I.get(u0), I.i64Add, I.set(pa),
+      I.get(q1), I.get(u1), I.i64Add, I.i64Const(1n), I.i64Add, I.get(pa), I.get(q0), I.i64LtU, I.i64ExtendI32U, I.i64Add, I.set(q1),
+      I.get(pa), I.set(q0),
+      // r = u0 − q1·d; if r > q0: q1 −= 1, r += d (a mask, not a branch); if r ≥ d: q1 += 1
+      I.get(u0), I.get(q1), I.get(d), I.i64Mul, I.i64Sub, I.set(rem),
+      I.i64Const(0n), I.get(rem), I.get(q0), I.i64GtU, I.i64ExtendI32U, I.i64Sub, I.set(m),
+      I.get(q1), I.get(m), I.i64Add, I.set(q1),
+      I.get(rem), I.get(d), I.get(m), I.i64And, I.i64Add, I.set(rem),
+      ...store([I.get(q1), I.get(rem), I.get(d), I.i64GeU, I.i64ExtendI32U, I.i64Add], failDepth + 1),
     ]),
   };
 }

@@ -28,7 +28,7 @@ declare namespace WebAssembly {
 type OpKernel<A extends unknown[]> = (ptr: number, n: number, status: number, e: number, fail: number, ...params: A) => number;
 type MulShiftAddParams = [mult: bigint, shift: bigint, add: bigint];
 type AddMaskParams = [add: bigint, mask: bigint];
-type InverseParams = [add: bigint, shift: bigint, shiftNonZero: number, mult: bigint, maxHi: bigint, maxLo: bigint, s: bigint, sNonZero: number, vn: bigint, vn1: bigint, vn0: bigint];
+type InverseParams = [add: bigint, shift: bigint, shiftNonZero: number, mult: bigint, maxHi: bigint, maxLo: bigint, s: bigint, sNonZero: number, d: bigint, reciprocal: bigint];
 
 /** The instantiated kernels (one module, one fixed-size memory laid out as wasm-kernel-layout.ts says). */
 export interface U64Kernels {
