@@ -121,6 +121,8 @@ const simd = (op: number, ...immediates: number[]) => [0xfd, ...uleb(op), ...imm
 export const V = {
   load: simd(0x00, 0x00, 0x00),
   store: simd(0x0b, 0x00, 0x00),
+  loadAt: (offset: number) => simd(0x00, 0x00, ...uleb(offset)),
+  storeAt: (offset: number) => simd(0x0b, 0x00, ...uleb(offset)),
   /** i8x16.shuffle: result byte k = (a ++ b)[lanes[k]]. */
   shuffle: (lanes: readonly number[]) => simd(0x0d, ...lanes),
   i64x2Splat: simd(0x12),

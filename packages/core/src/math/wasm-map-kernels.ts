@@ -122,49 +122,80 @@ const HALVES = [0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15];
 /**
  * The "all" mulShiftAdd, two values per step with 128-bit SIMD: the four
  * partial products of both values are four `i64x2.extmul_*_i32x4_u` (each
- * value's low and high halves against mult's), and the shift is
- * `(lo >> s) | ((hi << 1) << (63 − s))`, right for s = 0 too. An odd last
- * value takes the scalar path. Same signature and results as
+ * value's low and high halves against mult's). For a shift of 32 or more
+ * (KVM's 48 and 32) the low 32 bits of the product never reach the result:
+ * `((mid mod 2^32) >> (s − 32)) | (hi << (64 − s))`, four values per loop
+ * turn; otherwise `(lo >> s) | ((hi << 1) << (63 − s))`, right for s = 0 too.
+ * An odd last value takes the scalar path. Same signature and results as
  * {@link mulShiftAddOpFunction}(false); used where the runtime has SIMD.
  */
 export function mulShiftAddSimdFunction(): WasmFunction {
   const [mult, shift, add] = [5, 6, 7];
-  // i32: 8 end, 9 pairsEnd, 10 s, 11 s2; v128: 12 m1, 13 m2, 14 low, 15 addv, 16 xs, 17 va, 18 vb, 19 vc, 20 vmid;
-  // i64 (scalar tail): 21 x, 22 a, 23 b, 24 c, 25 d, 26 mid, 27 lo, 28 hi, 29 left, 30 ml, 31 mh
-  const [end, pairsEnd, s, s2, m1, m2, low, addv, xs, va, vb, vc, vmid] = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
-  const [x, a, b, c, d, mid, lo, hi, left, ml, mh] = [21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31];
+  // i32: 8 end, 9 quadsEnd, 10 s, 11 s2, 12 sHigh (s − 32), 13 sLeft (64 − s); v128: 14 m1, 15 m2, 16 low, 17 addv, 18 xs, 19 va, 20 vb, 21 vc, 22 vmid;
+  // i64 (scalar tail): 23 x, 24 a, 25 b, 26 c, 27 d, 28 mid, 29 lo, 30 hi, 31 left, 32 ml, 33 mh
+  const [end, quadsEnd, s, s2, sHigh, sLeft, m1, m2, low, addv, xs, va, vb, vc, vmid] = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22];
+  const [x, a, b, c, d, mid, lo, hi, left, ml, mh] = [23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33];
   const halves = (v: number) => [I.get(v), V.i64x2Splat];
+  /** a, b, c (three of the four partial products) and mid = a >> 32 + lo32(b) + lo32(c) (< 3·2^32) of the pair at ptr + offset. */
+  const products = (offset: number): Code => [
+    I.get(P.ptr), V.loadAt(offset), I.get(P.ptr), V.loadAt(offset), V.shuffle(HALVES), I.set(xs),
+    I.get(xs), I.get(m1), V.i64x2ExtMulLowI32x4U, I.set(va),
+    I.get(xs), I.get(m2), V.i64x2ExtMulLowI32x4U, I.set(vb),
+    I.get(xs), I.get(m2), V.i64x2ExtMulHighI32x4U, I.set(vc),
+    I.get(va), I.i32Const(32), V.i64x2ShrU, I.get(vb), I.get(low), V.and, V.i64x2Add, I.get(vc), I.get(low), V.and, V.i64x2Add, I.set(vmid),
+  ];
+  /** hi = d + b >> 32 + c >> 32 + mid >> 32. */
+  const high: Code = [
+    I.get(xs), I.get(m1), V.i64x2ExtMulHighI32x4U,
+    I.get(vb), I.i32Const(32), V.i64x2ShrU, V.i64x2Add, I.get(vc), I.i32Const(32), V.i64x2ShrU, V.i64x2Add, I.get(vmid), I.i32Const(32), V.i64x2ShrU, V.i64x2Add,
+  ];
+  const pairHighShift = (offset: number): Code => [
+    I.get(P.ptr),
+    ...products(offset),
+    I.get(vmid), I.get(low), V.and, I.get(sHigh), V.i64x2ShrU,
+    ...high, I.get(sLeft), V.i64x2Shl,
+    V.or, I.get(addv), V.i64x2Add,
+    V.storeAt(offset),
+  ];
+  const pairAnyShift: Code = [
+    I.get(P.ptr),
+    ...products(0),
+    I.get(vmid), I.i32Const(32), V.i64x2Shl, I.get(va), I.get(low), V.and, V.or, I.get(s), V.i64x2ShrU,
+    ...high, I.i32Const(1), V.i64x2Shl, I.get(s2), V.i64x2Shl,
+    V.or, I.get(addv), V.i64x2Add,
+    V.store,
+  ];
   return {
     name: "mulShiftAddAll",
     params: [...COMMON, T.i64, T.i64, T.i64],
     results: [T.i32],
-    locals: [T.i32, T.i32, T.i32, T.i32, ...Array<typeof T.v128>(9).fill(T.v128), ...Array<typeof T.i64>(11).fill(T.i64)],
+    locals: [T.i32, T.i32, T.i32, T.i32, T.i32, T.i32, ...Array<typeof T.v128>(9).fill(T.v128), ...Array<typeof T.i64>(11).fill(T.i64)],
     body: [
       I.get(P.ptr), I.get(P.n), I.i32Const(3), I.i32Shl, I.i32Add, I.set(end),
-      I.get(P.ptr), I.get(P.n), I.i32Const(-2), I.i32And, I.i32Const(3), I.i32Shl, I.i32Add, I.set(pairsEnd),
+      I.get(P.ptr), I.get(P.n), I.i32Const(-4), I.i32And, I.i32Const(3), I.i32Shl, I.i32Add, I.set(quadsEnd),
       I.get(shift), I.i32WrapI64, I.set(s),
       I.i32Const(63), I.get(s), I.i32Sub, I.set(s2),
+      I.get(s), I.i32Const(32), I.i32Sub, I.set(sHigh),
+      I.i32Const(64), I.get(s), I.i32Sub, I.set(sLeft),
       // m1 = [ml, ml, mh, mh], m2 = [mh, mh, ml, ml] as i32 lanes
       ...halves(mult), ...halves(mult), V.shuffle([0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7]), I.set(m1),
       ...halves(mult), ...halves(mult), V.shuffle([4, 5, 6, 7, 4, 5, 6, 7, 0, 1, 2, 3, 0, 1, 2, 3]), I.set(m2),
       I.i64Const(LOW32), V.i64x2Splat, I.set(low),
       I.get(add), V.i64x2Splat, I.set(addv),
+      // shift ≥ 32: four values per turn
+      I.get(s), I.i32Const(32), I.i32GeU,
+      I.if,
       I.block, I.loop,
-      I.get(P.ptr), I.get(pairsEnd), I.i32GeU, I.brIf(1),
-      I.get(P.ptr),
-      I.get(P.ptr), V.load, I.get(P.ptr), V.load, V.shuffle(HALVES), I.set(xs),
-      I.get(xs), I.get(m1), V.i64x2ExtMulLowI32x4U, I.set(va),
-      I.get(xs), I.get(m2), V.i64x2ExtMulLowI32x4U, I.set(vb),
-      I.get(xs), I.get(m2), V.i64x2ExtMulHighI32x4U, I.set(vc),
-      // mid = a >> 32 + lo32(b) + lo32(c) (< 3·2^32)
-      I.get(va), I.i32Const(32), V.i64x2ShrU, I.get(vb), I.get(low), V.and, V.i64x2Add, I.get(vc), I.get(low), V.and, V.i64x2Add, I.set(vmid),
-      // (lo >> s) | (hi << 1) << (63 − s), lo = mid << 32 | lo32(a), hi = d + b >> 32 + c >> 32 + mid >> 32
-      I.get(vmid), I.i32Const(32), V.i64x2Shl, I.get(va), I.get(low), V.and, V.or, I.get(s), V.i64x2ShrU,
-      I.get(xs), I.get(m1), V.i64x2ExtMulHighI32x4U,
-      I.get(vb), I.i32Const(32), V.i64x2ShrU, V.i64x2Add, I.get(vc), I.i32Const(32), V.i64x2ShrU, V.i64x2Add, I.get(vmid), I.i32Const(32), V.i64x2ShrU, V.i64x2Add,
-      I.i32Const(1), V.i64x2Shl, I.get(s2), V.i64x2Shl,
-      V.or, I.get(addv), V.i64x2Add,
-      V.store,
+      I.get(P.ptr), I.get(quadsEnd), I.i32GeU, I.brIf(1),
+      ...pairHighShift(0), ...pairHighShift(16),
+      I.get(P.ptr), I.i32Const(32), I.i32Add, I.set(P.ptr),
+      I.br(0),
+      I.end, I.end,
+      I.end,
+      // any shift (and what the loop above left): two per turn
+      I.block, I.loop,
+      I.get(P.ptr), I.i32Const(16), I.i32Add, I.get(end), I.i32GtU, I.brIf(1),
+      ...pairAnyShift,
       I.get(P.ptr), I.i32Const(16), I.i32Add, I.set(P.ptr),
       I.br(0),
       I.end, I.end,
