@@ -90,7 +90,10 @@ describe("admission: unauthenticated connections cannot starve authenticated wor
         before.close();
         counts = await f.stop();
       }
-      expect(counts.made).toBeGreaterThan(512);
+      // The flood kept coming back: reconnects beyond the first 512 (on a busy machine a Unix
+      // socket's backlog refuses some of them, which still counts as an attempt).
+      expect(counts.closed).toBeGreaterThan(0);
+      expect(counts.made + counts.failed).toBeGreaterThan(512);
       // The log summarises instead of writing a line per shed connection.
       await waitFor(() => agent.admission.handshaking === 0, "the flood's connections to go", 20_000);
     }, 90_000);
