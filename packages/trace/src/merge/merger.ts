@@ -29,6 +29,14 @@ export const MERGE_FLAG = {
   unmapped: 8,
 } as const;
 
+/** Each flag with its name in the writers' output (`order_unknown`, …), in a fixed order. */
+export const MERGE_FLAG_NAMES: readonly (readonly [number, string])[] = [
+  [MERGE_FLAG.orderUnknown, "order_unknown"],
+  [MERGE_FLAG.outsideEpoch, "outside_epochs"],
+  [MERGE_FLAG.outOfOrder, "out_of_order"],
+  [MERGE_FLAG.unmapped, "unmapped"],
+];
+
 /** One event on the merged timeline. */
 export interface MergedEvent {
   /** Index of its machine (inputs of one machine share it), in order of first appearance. */

@@ -6,9 +6,9 @@
  * process names carry the machine's name.
  */
 import type { TraceEvent } from "../model/event.js";
-import { MERGE_FLAG, type MergedEvent } from "../merge/merger.js";
+import { MERGE_FLAG_NAMES, type MergedEvent } from "../merge/merger.js";
 import { fieldJson } from "./field-text.js";
-import type { ChunkSink, MergeHeader, MergeWriter } from "./writer.js";
+import { TextLinesWriter, type MergeHeader } from "./writer.js";
 
 const PID_STRIDE = 10_000_000;
 
@@ -19,15 +19,12 @@ export function microsecondsText(ns: bigint): string {
   return frac === 0 ? `${us}` : `${us}.${String(frac).padStart(3, "0")}`;
 }
 
-export class ChromeJsonWriter implements MergeWriter {
-  private header!: MergeHeader;
+export class ChromeJsonWriter extends TextLinesWriter {
   private first = true;
   private readonly named = new Set<string>();
 
-  constructor(private readonly sink: ChunkSink) {}
-
-  begin(header: MergeHeader): void {
-    this.header = header;
+  override begin(header: MergeHeader): void {
+    super.begin(header);
     this.sink.push('{"traceEvents":[\n');
   }
 
@@ -55,40 +52,21 @@ export class ChromeJsonWriter implements MergeWriter {
     return s;
   }
 
-  write(events: readonly MergedEvent[]): void {
+  protected line(m: MergedEvent): string {
+    const e = m.event;
     const toNs = this.header.toNanoseconds;
-    let s = "";
-    for (const m of events) {
-      const e = m.event;
-      const tracePid = e.pid >= 0 ? e.pid : e.tid;
-      const pid = m.machine * PID_STRIDE + (tracePid >= 0 ? tracePid : 0);
-      const tid = e.tid >= 0 ? e.tid : 0;
-      s += this.names(m, pid, tid);
-      const ts = microsecondsText(toNs ? toNs(m.ts) : m.ts);
-      let args = `"cpu":${e.cpu},"pid":${e.pid},"raw_ts":"${e.ts}","uncertainty_ns":${m.boundNs === null ? '"unknown"' : `"${m.boundNs}"`}`;
-      if (m.flags & MERGE_FLAG.orderUnknown) args += ',"order_unknown":true';
-      if (m.flags & MERGE_FLAG.outsideEpoch) args += ',"outside_epochs":true';
-      if (m.flags & MERGE_FLAG.outOfOrder) args += ',"out_of_order":true';
-      if (m.flags & MERGE_FLAG.unmapped) args += ',"unmapped":true';
-      for (const k in e.fields) args += `,${JSON.stringify(k)}:${fieldJson(e.fields[k] ?? null)}`;
-      const machine = this.header.machines[m.machine]?.name ?? "";
-      s += this.item(`{"ph":"i","s":"t","name":${JSON.stringify(e.name)},"cat":${JSON.stringify(machine)},"ts":"${ts}","pid":${pid},"tid":${tid},"args":{${args}}}`);
-      if (s.length > 1 << 20) {
-        this.sink.push(s);
-        s = "";
-      }
-    }
-    this.sink.push(s);
+    const tracePid = e.pid >= 0 ? e.pid : e.tid;
+    const pid = m.machine * PID_STRIDE + (tracePid >= 0 ? tracePid : 0);
+    const tid = e.tid >= 0 ? e.tid : 0;
+    const ts = microsecondsText(toNs ? toNs(m.ts) : m.ts);
+    let args = `"cpu":${e.cpu},"pid":${e.pid},"raw_ts":"${e.ts}","uncertainty_ns":${m.boundNs === null ? '"unknown"' : `"${m.boundNs}"`}`;
+    if (m.flags !== 0) for (const [bit, name] of MERGE_FLAG_NAMES) if (m.flags & bit) args += `,"${name}":true`;
+    for (const k in e.fields) args += `,${JSON.stringify(k)}:${fieldJson(e.fields[k] ?? null)}`;
+    const machine = this.header.machines[m.machine]?.name ?? "";
+    return this.names(m, pid, tid) + this.item(`{"ph":"i","s":"t","name":${JSON.stringify(e.name)},"cat":${JSON.stringify(machine)},"ts":"${ts}","pid":${pid},"tid":${tid},"args":{${args}}}`);
   }
 
-  /** Text is pushed to the sink as each batch is written: nothing waits here. */
-  pending(): number {
-    return 0;
-  }
-
-  flush(): void {}
-
-  end(): void {
+  override end(): void {
     this.sink.push("\n]}\n");
   }
 }

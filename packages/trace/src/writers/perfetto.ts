@@ -29,7 +29,7 @@
  * uncertainty, and the merge's flags when set.
  */
 import type { FieldValue, TraceEvent } from "../model/event.js";
-import { MERGE_FLAG, type MergedEvent } from "../merge/merger.js";
+import { MERGE_FLAG_NAMES, type MergedEvent } from "../merge/merger.js";
 import { hexBytes } from "./field-text.js";
 import { ProtoBuffer, WIRE } from "./proto-buffer.js";
 import type { ChunkSink, MergeHeader, MergeWriter } from "./writer.js";
@@ -53,13 +53,6 @@ function uuid(machine: number, kind: number, id: number): number {
 /** Arguments every instant carries. */
 const CONSTANT_ARGS = ["cpu", "raw_ts", "uncertainty_ns"] as const;
 
-/** The merge's flags as boolean arguments. */
-const FLAG_ARGS: readonly (readonly [number, string])[] = [
-  [MERGE_FLAG.orderUnknown, "order_unknown"],
-  [MERGE_FLAG.outsideEpoch, "outside_epochs"],
-  [MERGE_FLAG.outOfOrder, "out_of_order"],
-  [MERGE_FLAG.unmapped, "unmapped"],
-];
 
 /** Interned strings of one packet sequence. */
 class Interned {
@@ -314,7 +307,7 @@ export class PerfettoWriter implements MergeWriter {
       // Names are interned before the packet opens, so its interned data precede their use.
       const nameIid = it.iid(2, e.name);
       for (const k in e.fields) it.fieldIid(k);
-      if (m.flags !== 0) for (const [bit, k] of FLAG_ARGS) if (m.flags & bit) it.iid(3, k);
+      if (m.flags !== 0) for (const [bit, k] of MERGE_FLAG_NAMES) if (m.flags & bit) it.iid(3, k);
       const prefix = this.prefix(it, machine, e.cpu, m.boundNs);
       const p = out.begin(1);
       out.tag(8, WIRE.varint);
@@ -330,7 +323,7 @@ export class PerfettoWriter implements MergeWriter {
       out.tag(3, WIRE.varint);
       out.varint64(e.ts);
       out.end(r);
-      if (m.flags !== 0) for (const [bit, k] of FLAG_ARGS) if (m.flags & bit) this.annotation(machine, k, true);
+      if (m.flags !== 0) for (const [bit, k] of MERGE_FLAG_NAMES) if (m.flags & bit) this.annotation(machine, k, true);
       for (const k in e.fields) this.annotationIid(it.fieldIid(k), e.fields[k] as FieldValue);
       out.end(t);
       out.end(p);

@@ -61,3 +61,41 @@ export class ChunkSink {
     return c;
   }
 }
+
+/**
+ * A text format: one string per event, pushed to the sink in pieces of about
+ * 1 MiB as each batch is written (strings are immutable, so nothing waits for
+ * a flush).
+ */
+export abstract class TextLinesWriter implements MergeWriter {
+  protected header!: MergeHeader;
+
+  constructor(protected readonly sink: ChunkSink) {}
+
+  begin(header: MergeHeader): void {
+    this.header = header;
+  }
+
+  /** The text of one event (with its newline, and any lines that must precede it). */
+  protected abstract line(m: MergedEvent): string;
+
+  write(events: readonly MergedEvent[]): void {
+    let s = "";
+    for (const m of events) {
+      s += this.line(m);
+      if (s.length > 1 << 20) {
+        this.sink.push(s);
+        s = "";
+      }
+    }
+    this.sink.push(s);
+  }
+
+  pending(): number {
+    return 0;
+  }
+
+  flush(): void {}
+
+  end(): void {}
+}

@@ -3,26 +3,16 @@
  * event, against `perf script --ns` text of the same file (see perf-record.ts
  * for the fields printed and the parsers).
  */
-import type { FieldValue, TraceEvent, TraceInfo } from "../../src/model/event.js";
+import type { FieldValue, TraceEvent } from "../../src/model/event.js";
+import { readAllOf, type ReadResult } from "./read-all.js";
+export type { ReadResult } from "./read-all.js";
 import { perfDataFormat } from "../../src/readers/perf-data/index.js";
 import { formatPrevState, parsePerfScript, parseTaskEvents, parseTraceText, type ScriptLine } from "./perf-record.js";
 
-export interface ReadResult {
-  readonly info: TraceInfo;
-  readonly events: TraceEvent[];
-  readonly warnings: readonly string[];
-}
 
 /** Reads every event of a perf.data (small files only: keeps them all). */
-export async function readAll(path: string, batchSize?: number): Promise<ReadResult> {
-  const r = await perfDataFormat.open(path, batchSize === undefined ? {} : { batchSize });
-  try {
-    const events: TraceEvent[] = [];
-    for await (const b of r.batches()) events.push(...b);
-    return { info: r.info, events, warnings: [...r.warnings] };
-  } finally {
-    await r.close();
-  }
+export function readAll(path: string, batchSize?: number): Promise<ReadResult> {
+  return readAllOf(perfDataFormat.open(path, batchSize === undefined ? {} : { batchSize }));
 }
 
 /**

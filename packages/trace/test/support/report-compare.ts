@@ -2,26 +2,16 @@
  * Test support: reads a trace.dat with our reader and checks it, event for
  * event, against `trace-cmd report --raw-ts -R` text of the same file.
  */
-import type { FieldValue, TraceEvent, TraceInfo } from "../../src/model/event.js";
+import type { FieldValue, TraceEvent } from "../../src/model/event.js";
+import { readAllOf, type ReadResult } from "./read-all.js";
+export type { ReadResult } from "./read-all.js";
 import { traceDatFormat } from "../../src/readers/trace-dat/index.js";
 import { parseReport, splitRawFields } from "./tracefs-record.js";
 
-export interface ReadResult {
-  readonly info: TraceInfo;
-  readonly events: TraceEvent[];
-  readonly warnings: readonly string[];
-}
 
 /** Reads every event of a trace.dat (small files only: keeps them all). */
-export async function readAll(path: string, batchSize?: number): Promise<ReadResult> {
-  const r = await traceDatFormat.open(path, batchSize === undefined ? {} : { batchSize });
-  try {
-    const events: TraceEvent[] = [];
-    for await (const b of r.batches()) events.push(...b);
-    return { info: r.info, events, warnings: [...r.warnings] };
-  } finally {
-    await r.close();
-  }
+export function readAll(path: string, batchSize?: number): Promise<ReadResult> {
+  return readAllOf(traceDatFormat.open(path, batchSize === undefined ? {} : { batchSize }));
 }
 
 function sameValue(ours: FieldValue | undefined, theirs: string, event: string, field: string): boolean {

@@ -9,6 +9,7 @@
  */
 import { join } from "node:path";
 import type { TraceEvent, TraceInfo } from "../../src/model/event.js";
+import { readAllOf, type ReadResult } from "./read-all.js";
 import { openTrace, type OpenTraceOptions } from "../../src/open.js";
 import type { TextRecordOptions } from "./tracefs-text-record.js";
 
@@ -49,20 +50,9 @@ export interface Expectation {
   readonly entries: Readonly<Record<string, number>>;
 }
 
-export interface Read {
-  readonly info: TraceInfo;
-  readonly events: TraceEvent[];
-  readonly warnings: readonly string[];
-}
+export type Read = ReadResult;
 
 /** Reads every event of a small trace in any format (detected, or `options.format`). */
-export async function readTrace(path: string, options: OpenTraceOptions = {}): Promise<Read> {
-  const r = await openTrace(path, options);
-  try {
-    const events: TraceEvent[] = [];
-    for await (const b of r.batches()) events.push(...b);
-    return { info: r.info, events, warnings: [...r.warnings] };
-  } finally {
-    await r.close();
-  }
+export function readTrace(path: string, options: OpenTraceOptions = {}): Promise<Read> {
+  return readAllOf(openTrace(path, options));
 }
