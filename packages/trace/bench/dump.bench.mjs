@@ -14,6 +14,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, r
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { extractInstance } from "./tracefs-extract.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const TRACEFS = "/sys/kernel/tracing";
@@ -57,14 +58,8 @@ function record(events, out) {
     writeFileSync(join(inst, "tracing_on"), "0");
     // trace-cmd extract names the top-level buffer's clock and drains the top-level buffer too:
     // in a private mount namespace it sees the instance's clock and empty top-level buffers.
-    const perCpu = join(scratch, "per_cpu");
-    for (const cpu of readdirSync(join(TRACEFS, "per_cpu"))) {
-      mkdirSync(join(perCpu, cpu), { recursive: true });
-      writeFileSync(join(perCpu, cpu, "trace_pipe_raw"), "");
-      writeFileSync(join(perCpu, cpu, "stats"), readFileSync(join(TRACEFS, "per_cpu", cpu, "stats")));
-    }
     const tmp = join(scratch, "out.dat");
-    run("unshare", ["-m", "sh", "-c", `mount --bind '${inst}/trace_clock' '${TRACEFS}/trace_clock' && mount --bind '${perCpu}' '${TRACEFS}/per_cpu' && trace-cmd extract -B '${name}' -o '${tmp}'`]);
+    extractInstance(name, tmp, scratch);
     renameSync(tmp, out);
   } finally {
     if (existsSync(inst)) {

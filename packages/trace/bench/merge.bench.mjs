@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, statSync, writeF
 import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { extractInstance } from "./tracefs-extract.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const TRACEFS = "/sys/kernel/tracing";
@@ -68,7 +69,7 @@ function record(events, out, scratch) {
     const procs = Array.from({ length: cpus }, (_, c) => spawnSync("taskset", ["-c", String(c), writer, join(inst, "trace_marker"), String(per)]));
     for (const p of procs) if (p.status !== 0) throw new Error(`marker writer: ${p.stderr}`);
     writeFileSync(join(inst, "tracing_on"), "0");
-    run("unshare", ["-m", "sh", "-c", `mount --bind '${inst}/trace_clock' '${TRACEFS}/trace_clock' && trace-cmd extract -B '${name}' -o '${out}'`]);
+    extractInstance(name, out, scratch);
   } finally {
     if (existsSync(inst)) {
       try {

@@ -8,6 +8,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, r
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { extractInstance } from "./tracefs-extract.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const TRACEFS = "/sys/kernel/tracing";
@@ -50,15 +51,8 @@ function record(dir) {
       closeSync(fd);
     }
     writeFileSync(join(inst, "tracing_on"), "0");
-    // As the test recorder does: the instance's clock is named, and the shared top-level buffer is not drained.
-    const perCpu = join(scratch, "per_cpu");
-    for (const cpu of readdirSync(join(TRACEFS, "per_cpu"))) {
-      mkdirSync(join(perCpu, cpu), { recursive: true });
-      writeFileSync(join(perCpu, cpu, "trace_pipe_raw"), "");
-      writeFileSync(join(perCpu, cpu, "stats"), readFileSync(join(TRACEFS, "per_cpu", cpu, "stats")));
-    }
     const v7 = join(dir, "bench-v7-zstd.dat");
-    run("unshare", ["-m", "sh", "-c", `mount --bind '${inst}/trace_clock' '${TRACEFS}/trace_clock' && mount --bind '${perCpu}' '${TRACEFS}/per_cpu' && trace-cmd extract -B '${name}' -o '${v7}'`]);
+    extractInstance(name, v7, scratch);
     const v6 = join(dir, "bench-v6.dat");
     run("trace-cmd", ["convert", "--file-version", "6", "-i", v7, "-o", v6]);
     return { v7, v6 };

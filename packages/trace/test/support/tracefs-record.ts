@@ -87,6 +87,27 @@ function run(cmd: string, args: readonly string[], what: string): string {
 let counter = 0;
 
 /**
+ * `trace-cmd extract` of our own tracefs instances into `out`, in a private
+ * mount namespace where trace-cmd sees what it should: the first instance's
+ * trace_clock as the top level's (trace-cmd 3.1 names the top level's clock
+ * for every buffer), and empty top-level per-CPU buffers (it would otherwise
+ * drain the machine's global buffer, which other users may be reading).
+ * `extraMounts` are more `mount --bind` commands for the same namespace.
+ */
+export function extractInstances(names: readonly string[], out: string, scratch: string, extraMounts: readonly string[] = []): void {
+  const mounts = [...extraMounts, `mount --bind '${join(TRACEFS, "instances", names[0] as string)}/trace_clock' '${TRACEFS}/trace_clock'`];
+  const perCpu = join(scratch, "per_cpu");
+  for (const cpu of readdirSync(join(TRACEFS, "per_cpu"))) {
+    mkdirSync(join(perCpu, cpu), { recursive: true });
+    writeFileSync(join(perCpu, cpu, "trace_pipe_raw"), "");
+    writeFileSync(join(perCpu, cpu, "stats"), readFileSync(join(TRACEFS, "per_cpu", cpu, "stats")));
+  }
+  mounts.push(`mount --bind '${perCpu}' '${TRACEFS}/per_cpu'`);
+  const extract = ["trace-cmd extract", ...names.map((nm) => `-B '${nm}'`), `-o '${out}'`].join(" ");
+  run("unshare", ["-m", "sh", "-c", `${mounts.join(" && ")} && ${extract}`], "trace-cmd extract");
+}
+
+/**
  * Records into fresh tracefs instance(s) and writes `<dir>/<base>-v7-zstd.dat`,
  * `-v7-none.dat` and `-v6.dat`. Throws when a step fails; the instances are
  * removed in every case.
@@ -140,18 +161,7 @@ export function recordTraceDat(dir: string, base: string, o: RecordOptions): Rec
       writeFileSync(ks, "");
       mounts.push(`mount --bind '${ev}' '${TRACEFS}/events'`, `mount --bind '${ks}' /proc/kallsyms`);
     }
-    mounts.push(`mount --bind '${dirs[0]}/trace_clock' '${TRACEFS}/trace_clock'`);
-    // trace-cmd extract also drains the top-level buffer's trace_pipe_raw, which other users of
-    // this machine's tracefs may be reading: it sees empty files instead.
-    const perCpu = join(scratch, "per_cpu");
-    for (const cpu of readdirSync(join(TRACEFS, "per_cpu"))) {
-      mkdirSync(join(perCpu, cpu), { recursive: true });
-      writeFileSync(join(perCpu, cpu, "trace_pipe_raw"), "");
-      writeFileSync(join(perCpu, cpu, "stats"), readFileSync(join(TRACEFS, "per_cpu", cpu, "stats")));
-    }
-    mounts.push(`mount --bind '${perCpu}' '${TRACEFS}/per_cpu'`);
-    const extract = ["trace-cmd extract", ...names.map((nm) => `-B '${nm}'`), `-o '${raw}'`].join(" ");
-    run("unshare", ["-m", "sh", "-c", `${mounts.join(" && ")} && ${extract}`], "trace-cmd extract");
+    extractInstances(names, raw, scratch, mounts);
     const v7none = join(dir, `${base}-v7-none.dat`);
     const v6 = join(dir, `${base}-v6.dat`);
     // Convert to an explicit zstd too, so the file does not depend on trace-cmd's default.
