@@ -6,6 +6,7 @@
 //
 //   BENCH_LINES (2e6)  lines converted    BENCH_BATCH (1e7)  values per batch run
 //   BENCH_RUNS  (5)    timed runs per row (the best is kept: the least disturbed on a shared machine)
+//   BENCH_ROOT         another built checkout to measure (e.g. an older commit), default this one
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,7 +14,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import "reflect-metadata";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const root = process.env.BENCH_ROOT ?? join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = join(root, "packages/cli/bin/clocksource.js");
 const { buildMappingFile, serializeMappingFile, ClockSelector, createClockContainer } = await import(join(root, "packages/core/dist/index.js"));
 const x86 = await import(join(root, "packages/x86/dist/index.js"));
