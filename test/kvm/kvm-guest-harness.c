@@ -23,7 +23,8 @@
  *         after "done", wait for end of stdin before closing the VM (so a
  *         watcher can see the VM before and after the run, as long as it needs).
  * Exit: 0 done; 3 KVM unusable here (no /dev/kvm, no permission, an ioctl the
- * KVM refuses before the guest runs); 1 anything else.
+ * KVM refuses before the guest runs, a guest that stops before its first
+ * loop); 1 anything else.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -147,6 +148,8 @@ static void *run_vcpu(void *arg) {
 	for (;;) {
 		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR) continue;
+			/* Before the guest's first port write, KVM refusing to run it is a limit of this host. */
+			if (exits == 0) die_unusable("KVM_RUN of the real-mode guest");
 			die("KVM_RUN");
 		}
 		if (c->run->exit_reason == KVM_EXIT_IO && c->run->io.port == PORT && c->run->io.direction == KVM_EXIT_IO_OUT) {
@@ -168,7 +171,12 @@ static void *run_vcpu(void *arg) {
 			continue;
 		}
 		if (c->run->exit_reason == KVM_EXIT_HLT) break;
-		fprintf(stderr, "error: vcpu %d: unexpected exit reason %u\n", c->index, c->run->exit_reason);
+		if (exits == 0) {
+			/* It never reached its first port write: this KVM cannot run the guest (e.g. no real mode). */
+			fprintf(stderr, "kvm unusable: vcpu %d: the real-mode guest stopped with exit reason %u before its first loop\n", c->index, c->run->exit_reason);
+			exit(3);
+		}
+		fprintf(stderr, "error: vcpu %d: unexpected exit reason %u at loop %ld\n", c->index, c->run->exit_reason, exits);
 		exit(1);
 	}
 	return NULL;
