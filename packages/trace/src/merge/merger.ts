@@ -13,7 +13,7 @@
  * on waiting events keeps it bounded even when a mapping runs backwards (an
  * event released early is flagged, never dropped).
  */
-import { ClocksourceError, type DomainEdge, type DomainGraph, type DomainPath, type EdgeConverter } from "@clocksource/core";
+import { ClocksourceError, isClocksourceError, type DomainEdge, type DomainGraph, type DomainPath, type EdgeConverter } from "@clocksource/core";
 import type { TraceEvent, TraceReader } from "../model/event.js";
 import { MinHeap } from "../model/min-heap.js";
 
@@ -144,21 +144,19 @@ function convertersFor(route: RouteState, cpu: number): EdgeConverter[] {
   return c;
 }
 
-/** Maps one value along a route (used for low water marks and fallbacks). */
-function mapOne(converters: readonly EdgeConverter[], v: bigint): { value: bigint; outside: boolean } | undefined {
+/** Maps one value along a route, extrapolating where no epoch covers it (for low water marks). */
+function mapOne(converters: readonly EdgeConverter[], v: bigint): bigint | undefined {
   const a = new BigUint64Array([v]);
   const st = new Int32Array(1);
-  let outside = false;
   for (const c of converters) {
     c.convert(a, a, st, 1);
     if ((st[0] as number) < 0) {
       const x = c.extrapolate(a[0] as bigint);
       if (x === undefined) return undefined;
       a[0] = x;
-      outside = true;
     }
   }
-  return { value: a[0] as bigint, outside };
+  return a[0] as bigint;
 }
 
 const bigMin = (a: bigint, b: bigint) => (a < b ? a : b);
@@ -226,17 +224,19 @@ export async function* mergeTraces(inputs: readonly MergeInput[], options: Merge
     for (const [, route] of s.routes) {
       const cpus = route.perCpu ? (s.cpus.size > 0 ? [...s.cpus] : [0]) : [0];
       for (const cpu of cpus) {
-        let m: { value: bigint } | undefined;
+        let m: bigint | undefined;
         try {
           m = mapOne(convertersFor(route, cpu), s.frontier);
-        } catch {
-          m = undefined;
+        } catch (e) {
+          // A CPU the mapping has no parameters for places nothing; its events fail loudly when they come.
+          if (!isClocksourceError(e)) throw e;
         }
-        if (m) lw = lw === null ? m.value : bigMin(lw, m.value);
+        if (m !== undefined) lw = lw === null ? m : bigMin(lw, m);
       }
     }
-    // A frontier no mapping can place says nothing: keep the previous mark.
-    if (lw !== null) s.lowWater = s.lowWater === null || lw > s.lowWater ? lw : s.lowWater;
+    // A frontier no mapping can place says nothing: keep the previous mark. A mark lower than the
+    // last (a mapping that runs backwards) is taken as it is: waiting longer keeps the order.
+    if (lw !== null) s.lowWater = lw;
   };
 
   const mapBatch = (s: Source, events: readonly TraceEvent[]) => {
