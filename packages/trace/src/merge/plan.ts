@@ -12,7 +12,7 @@
  * mapping causality supports is used (or the merge stops, when the user
  * demanded the events).
  */
-import { ClocksourceError, DomainGraph, mappingFileEdges, type DomainEdge, type MappingCodecRegistry, type MappingFile } from "@clocksource/core";
+import { ClocksourceError, DomainGraph, isClocksourceError, mappingFileEdges, type DomainEdge, type MappingCodecRegistry, type MappingFile } from "@clocksource/core";
 import type { TraceEvent, TraceReader } from "../model/event.js";
 import { bindFileDomain, canonicalClock, clockUnit, domainIsNanoseconds, domainOf } from "./clock-domains.js";
 import type { MergeInput } from "./merger.js";
@@ -284,8 +284,10 @@ function offsetsAgree(writes: readonly TscOffsetWrite[], file: DomainEdge): bool
     let conv;
     try {
       conv = file.converter(vcpu);
-    } catch {
-      return false;
+    } catch (e) {
+      // The file has no parameters for a vCPU the events name: they cannot agree.
+      if (isClocksourceError(e)) return false;
+      throw e;
     }
     const guest = BigInt.asUintN(64, w.ts + w.next);
     const a = new BigUint64Array([guest]);

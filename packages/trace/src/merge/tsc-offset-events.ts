@@ -8,7 +8,7 @@
  * must hold whatever the offset: a guest's events happen after its vCPU was
  * created (the first such event) and before the host trace ends.
  */
-import { ClocksourceError, type DomainEdge, type EdgeConverter, type MappingCodecRegistry, mappingFileEdges } from "@clocksource/core";
+import { ClocksourceError, isClocksourceError, type DomainEdge, type EdgeConverter, type MappingCodecRegistry, mappingFileEdges } from "@clocksource/core";
 import type { TraceEvent } from "../model/event.js";
 import { KVM_TSC_KIND, kvmTscFile } from "./time-edges.js";
 
@@ -130,8 +130,10 @@ export function checkCausality(
     let conv: EdgeConverter;
     try {
       conv = edge.converter(cpu);
-    } catch {
-      continue;
+    } catch (e) {
+      // A vCPU the mapping has no parameters for: nothing to check on it.
+      if (isClocksourceError(e)) continue;
+      throw e;
     }
     const a = BigUint64Array.from(values);
     const st = new Int32Array(a.length);
