@@ -72,6 +72,33 @@ describe("mergeTraces", () => {
     expect(stats.orderUnknown).toBe(0);
   });
 
+  it("composes a nested guest's mapping through its parent (L2 → L1 → L0), per vCPU and scaled", async () => {
+    const l1Params = { tscOffset: -1_000_000n, ratio: (1n << 48n) + (1n << 44n), fracBits: 48 };
+    const l2Offsets = [-33n, -44n];
+    const host = [ev(5_000_000n, 0), ev(9_000_000n, 1)];
+    const l1 = [ev(6_000_000n, 0)];
+    const l2 = [ev(7_000_000n, 0), ev(8_000_000n, 1)];
+    const l1File = kvmTscFile("l1", [{ validFrom: null, validUntil: null, vcpus: new Map([[0, l1Params], [1, l1Params]]) }]);
+    const l2File = kvmTscFile("l2", [{ validFrom: null, validUntil: null, vcpus: new Map(l2Offsets.map((o, v) => [v, { tscOffset: o, ratio: 1n, fracBits: 0 }])) }]);
+    const plan = await planMerge(
+      [
+        { name: "host", path: "h", reader: memoryReader(host, { clock: TSC }) },
+        { name: "l1", path: "l1", reader: memoryReader(l1, { clock: TSC }) },
+        { name: "l2", path: "l2", reader: memoryReader(l2, { clock: TSC }) },
+      ],
+      { registry, parents: new Map([["l2", "l1"]]), mappings: [{ guest: "l1", path: "l1.json", file: l1File }, { guest: "l2", path: "l2.json", file: l2File }], tscOffsetEvents: "ignore" },
+    );
+    const out = await collect(mergeTraces(plan.inputs, plan, newMergeStats()));
+    const l1Map = new KvmTscMapping({ offset: l1Params.tscOffset, ratio: l1Params.ratio, fracBits: 48 });
+    // L2's vCPU n runs on L1's vCPU n here: an L2 timestamp goes to L1's TSC with L2's offset, then to the host's.
+    for (const m of out.filter((x) => x.input === 2)) {
+      const inL1 = m.event.ts - (l2Offsets[m.event.cpu] as bigint);
+      expect(m.ts).toBe(l1Map.inverse(inL1));
+    }
+    expect(plan.graph.requirePath("l2.tsc", "host.tsc").edges.map((e) => e.source)).toEqual([expect.stringMatching(/^l2\.json/), expect.stringMatching(/^l1\.json/)]);
+    expect(isNonDecreasing(out)).toBe(true);
+  });
+
   it("fails before reading any event when a guest's clock cannot reach the target", async () => {
     const p = planMerge(
       [
