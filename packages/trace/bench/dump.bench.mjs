@@ -14,7 +14,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, r
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { extractInstance } from "./tracefs-extract.mjs";
+import { recordMarkers } from "./tracefs-extract.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const TRACEFS = "/sys/kernel/tracing";
@@ -40,36 +40,10 @@ function run(cmd, args) {
 function record(events, out) {
   if (process.getuid?.() !== 0) skip("recording needs root (tracefs instance)");
   if (!existsSync(join(TRACEFS, "instances"))) skip(`${TRACEFS} is not mounted`);
-  const name = `clocksource-trace-h7-bench-${process.pid}`;
-  const inst = join(TRACEFS, "instances", name);
   const scratch = mkdtempSync(join(tmpdir(), "clocksource-dump-bench-"));
-  mkdirSync(inst);
-  try {
-    writeFileSync(join(inst, "buffer_size_kb"), String(Math.ceil((events * 64) / 1024) + 4096));
-    writeFileSync(join(inst, "trace_clock"), "mono");
-    writeFileSync(join(inst, "events/sched/sched_switch/enable"), "1");
-    writeFileSync(join(inst, "tracing_on"), "1");
-    const fd = openSync(join(inst, "trace_marker"), "w");
-    try {
-      for (let i = 0; i < events; i++) writeSync(fd, `clocksource dump bench ${i}`);
-    } finally {
-      closeSync(fd);
-    }
-    writeFileSync(join(inst, "tracing_on"), "0");
-    // trace-cmd extract names the top-level buffer's clock and drains the top-level buffer too:
-    // in a private mount namespace it sees the instance's clock and empty top-level buffers.
-    const tmp = join(scratch, "out.dat");
-    extractInstance(name, tmp, scratch);
-    renameSync(tmp, out);
-  } finally {
-    if (existsSync(inst)) {
-      try {
-        writeFileSync(join(inst, "tracing_on"), "0");
-      } catch {}
-      rmdirSync(inst);
-    }
-    rmSync(scratch, { recursive: true, force: true });
-  }
+  const tmp = `${out}.tmp-${process.pid}`;
+  recordMarkers(events, "clocksource dump bench", tmp, scratch);
+  renameSync(tmp, out);
 }
 
 /** Runs a command with stdout to /dev/null; wall time, and peak RSS when /usr/bin/time is there. */

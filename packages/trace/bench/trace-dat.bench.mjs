@@ -8,7 +8,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, r
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { extractInstance } from "./tracefs-extract.mjs";
+import { recordMarkers } from "./tracefs-extract.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const TRACEFS = "/sys/kernel/tracing";
@@ -34,37 +34,11 @@ function run(cmd, args) {
 
 /** Records EVENTS trace_marker writes (plus sched_switch) and extracts them with trace-cmd (v7 zstd), then converts to v6. */
 function record(dir) {
-  const name = `clocksource-trace-bench-${process.pid}`;
-  const inst = join(TRACEFS, "instances", name);
-  const scratch = join(dir, "scratch");
-  mkdirSync(inst);
-  try {
-    // ~48 bytes per marker event; all may land on one CPU.
-    writeFileSync(join(inst, "buffer_size_kb"), String(Math.ceil((EVENTS * 64) / 1024) + 4096));
-    writeFileSync(join(inst, "trace_clock"), "mono");
-    writeFileSync(join(inst, "events/sched/sched_switch/enable"), "1");
-    writeFileSync(join(inst, "tracing_on"), "1");
-    const fd = openSync(join(inst, "trace_marker"), "w");
-    try {
-      for (let i = 0; i < EVENTS; i++) writeSync(fd, `clocksource bench marker ${i}`);
-    } finally {
-      closeSync(fd);
-    }
-    writeFileSync(join(inst, "tracing_on"), "0");
-    const v7 = join(dir, "bench-v7-zstd.dat");
-    extractInstance(name, v7, scratch);
-    const v6 = join(dir, "bench-v6.dat");
-    run("trace-cmd", ["convert", "--file-version", "6", "-i", v7, "-o", v6]);
-    return { v7, v6 };
-  } finally {
-    if (existsSync(inst)) {
-      try {
-        writeFileSync(join(inst, "tracing_on"), "0");
-      } catch {}
-      rmdirSync(inst);
-    }
-    rmSync(scratch, { recursive: true, force: true });
-  }
+  const v7 = join(dir, "bench-v7-zstd.dat");
+  recordMarkers(EVENTS, "clocksource bench marker", v7, join(dir, "scratch"));
+  const v6 = join(dir, "bench-v6.dat");
+  run("trace-cmd", ["convert", "--file-version", "6", "-i", v7, "-o", v6]);
+  return { v7, v6 };
 }
 
 const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
