@@ -1,12 +1,12 @@
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SNAPSHOT_FILE_MAX_BYTES, SNAPSHOT_LOG_MAX_BYTES, SNAPSHOT_TREE_FILE_MAX_BYTES } from "../packages/cli/src/snapshot-plan.js";
 import { STAGING_MARKER } from "../packages/cli/src/snapshot-staging.js";
 import { CLI_BIN, runCli, type CliRun } from "./support/run-cli.js";
 import { runCliAsNobody, UNPRIVILEGED_SKIP } from "./support/unprivileged.js";
+import { link, mkfifo, mknodChar, put, scratchDirs } from "./support/hostile-tree.js";
 
 /**
  * `clocksource snapshot` on hostile sources and targets, as a subprocess with a
@@ -14,35 +14,7 @@ import { runCliAsNobody, UNPRIVILEGED_SKIP } from "./support/unprivileged.js";
  * be attached to bug reports, so it must hold nothing but probe inputs.
  */
 
-const made: string[] = [];
-afterAll(() => {
-  for (const dir of made) {
-    spawnSync("chmod", ["-R", "u+rwx", dir]);
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  made.push(dir);
-  return dir;
-}
-
-function put(root: string, path: string, content: string | Buffer): void {
-  mkdirSync(join(root, path, ".."), { recursive: true });
-  writeFileSync(join(root, path), content);
-}
-
-function link(root: string, path: string, target: string): void {
-  mkdirSync(join(root, path, ".."), { recursive: true });
-  symlinkSync(target, join(root, path));
-}
-
-function special(root: string, path: string, args: string[]): void {
-  mkdirSync(join(root, path, ".."), { recursive: true });
-  const r = spawnSync(args[0] as string, [join(root, path), ...args.slice(1)]);
-  expect(r.status, `${args.join(" ")} ${path}: ${r.stderr}`).toBe(0);
-}
+const tempDir = scratchDirs();
 
 const IS_ROOT = process.getuid?.() === 0;
 if (!IS_ROOT) console.warn("skipping the device-node snapshot case: mknod needs root");
@@ -137,10 +109,10 @@ describe("snapshot --from ROOT copies only probe inputs reached inside ROOT", ()
   it("never reads a FIFO (each run has a time limit)", () => {
     const from = tempDir("cs-from-");
     put(from, "sys/firmware/devicetree/base/timer/compatible", "arm,armv8-timer\0");
-    special(from, "proc/cpuinfo", ["mkfifo"]);
-    special(from, "var/log/dmesg", ["mkfifo"]);
-    special(from, "sys/firmware/devicetree/base/timer/clock-frequency", ["mkfifo"]);
-    special(from, "dev/cpu/0/cpuid", ["mkfifo"]);
+    mkfifo(join(from, "proc/cpuinfo"));
+    mkfifo(join(from, "var/log/dmesg"));
+    mkfifo(join(from, "sys/firmware/devicetree/base/timer/clock-frequency"));
+    mkfifo(join(from, "dev/cpu/0/cpuid"));
     const dir = join(tempDir("cs-snap-"), "out");
     const r = snapshot([dir, "--from", from]);
     expect(r.status).toBe(0);
@@ -151,7 +123,7 @@ describe("snapshot --from ROOT copies only probe inputs reached inside ROOT", ()
 
   it.skipIf(!IS_ROOT)("never opens a device node (mknod), and records no KVM device from one in a snapshot root", () => {
     const from = tempDir("cs-from-");
-    for (const p of ["proc/cpuinfo", "var/log/dmesg", "sys/firmware/devicetree/base/timer/compatible", "dev/cpu/0/cpuid", "dev/kvm"]) special(from, p, ["mknod", "c", "1", "5"]);
+    for (const p of ["proc/cpuinfo", "var/log/dmesg", "sys/firmware/devicetree/base/timer/compatible", "dev/cpu/0/cpuid", "dev/kvm"]) mknodChar(join(from, p), 1, 5);
     const dir = join(tempDir("cs-snap-"), "out");
     const r = snapshot([dir, "--from", from]);
     expect(r.status).toBe(0);

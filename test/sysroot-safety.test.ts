@@ -1,9 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, existsSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CLI_BIN, runCli } from "./support/run-cli.js";
+import { link, mkfifo, put, scratchDirs } from "./support/hostile-tree.js";
 
 /**
  * `probe --sysroot` on roots made hostile on purpose: links out of the root,
@@ -11,31 +11,7 @@ import { CLI_BIN, runCli } from "./support/run-cli.js";
  * subprocess with a time limit, so a hang fails the case instead of stalling.
  */
 
-const made: string[] = [];
-afterAll(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  made.push(dir);
-  return dir;
-}
-
-function put(root: string, path: string, content: string | Buffer): void {
-  mkdirSync(join(root, path, ".."), { recursive: true });
-  writeFileSync(join(root, path), content);
-}
-
-function link(root: string, path: string, target: string): void {
-  mkdirSync(join(root, path, ".."), { recursive: true });
-  symlinkSync(target, join(root, path));
-}
-
-function mkfifo(path: string): void {
-  mkdirSync(join(path, ".."), { recursive: true });
-  expect(spawnSync("mkfifo", [path]).status).toBe(0);
-}
+const tempDir = scratchDirs();
 
 const IS_ROOT = process.getuid?.() === 0;
 const TIME = existsSync("/usr/bin/time") ? "/usr/bin/time" : null;

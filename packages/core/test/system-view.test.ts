@@ -1,33 +1,16 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawn, type ChildProcess } from "node:child_process";
+import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { link, mkfifo, mknodChar, put, scratchDirs } from "../../../test/support/hostile-tree.js";
 import { CapabilityProber, createClockContainer, decodeText, DirectorySystemView, kernelLogLines, parseKernelLog } from "../src/index.js";
 
-const made: string[] = [];
-afterAll(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  made.push(dir);
-  return dir;
-}
+const tempDir = scratchDirs();
 
 function root(files: Record<string, string | Buffer>): string {
   const dir = tempDir("cs-view-");
-  for (const [p, content] of Object.entries(files)) {
-    mkdirSync(join(dir, p, ".."), { recursive: true });
-    writeFileSync(join(dir, p), content);
-  }
+  for (const [p, content] of Object.entries(files)) put(dir, p, content);
   return dir;
-}
-
-function link(dir: string, path: string, target: string): void {
-  mkdirSync(join(dir, path, ".."), { recursive: true });
-  symlinkSync(target, join(dir, path));
 }
 
 const IS_ROOT = process.getuid?.() === 0;
@@ -50,17 +33,6 @@ function fifoWatchdog(fifo: string): ChildProcess {
   return spawn("sh", ["-c", 'sleep 5; printf "released by the watchdog\\n" > "$1"', "sh", fifo], { stdio: "ignore" });
 }
 
-function mkfifo(path: string): void {
-  mkdirSync(join(path, ".."), { recursive: true });
-  const r = spawnSync("mkfifo", [path]);
-  if (r.status !== 0) throw new Error(`mkfifo ${path}: ${r.stderr}`);
-}
-
-function mknodChar(path: string, major: number, minor: number): void {
-  mkdirSync(join(path, ".."), { recursive: true });
-  const r = spawnSync("mknod", [path, "c", String(major), String(minor)]);
-  if (r.status !== 0) throw new Error(`mknod ${path}: ${r.stderr}`);
-}
 
 describe("DirectorySystemView", () => {
   it("reads files relative to the root and names them without the root", () => {
