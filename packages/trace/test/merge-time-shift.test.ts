@@ -40,7 +40,7 @@ interface Sample {
 }
 
 /** A TIME_SHIFT option payload: peer id, flags, per CPU {count, times, offsets, scalings}, then per CPU fractions. */
-function timeShift(peer: bigint, flags: number, cpus: readonly (readonly Sample[])[]): Buffer {
+function timeShift(peer: bigint, flags: number, cpus: readonly (readonly Sample[])[]): Uint8Array {
   const w = new LeWriter().u64(peer).u32(flags).u32(cpus.length);
   for (const c of cpus) {
     w.u32(c.length);

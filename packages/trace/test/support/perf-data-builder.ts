@@ -6,81 +6,13 @@
  * The layout follows perf's perf.data-file-format documentation and
  * `perf_event.h`; the real recordings prove the reader on perf's own output.
  */
+import { Bytes } from "./bytes.js";
+
+export { Bytes };
 
 /** sample_type bits used here. */
 export const S = { IP: 1, TID: 2, TIME: 4, ADDR: 8, READ: 16, CALLCHAIN: 32, ID: 64, CPU: 128, PERIOD: 256, STREAM_ID: 512, RAW: 1024, IDENTIFIER: 1 << 16 } as const;
 
-/** A growable little/big-endian byte writer. */
-export class Bytes {
-  private buf = new Uint8Array(256);
-  private view = new DataView(this.buf.buffer);
-  length = 0;
-  constructor(readonly le = true) {}
-  private room(n: number): number {
-    if (this.length + n > this.buf.length) {
-      const next = new Uint8Array(Math.max(this.buf.length * 2, this.length + n));
-      next.set(this.buf);
-      this.buf = next;
-      this.view = new DataView(next.buffer);
-    }
-    const at = this.length;
-    this.length += n;
-    return at;
-  }
-  u8(v: number): this {
-    const at = this.room(1);
-    this.view.setUint8(at, v);
-    return this;
-  }
-  u16(v: number): this {
-    const at = this.room(2);
-    this.view.setUint16(at, v, this.le);
-    return this;
-  }
-  u32(v: number): this {
-    const at = this.room(4);
-    this.view.setUint32(at, v >>> 0, this.le);
-    return this;
-  }
-  i32(v: number): this {
-    const at = this.room(4);
-    this.view.setInt32(at, v, this.le);
-    return this;
-  }
-  u64(v: bigint | number): this {
-    const at = this.room(8);
-    this.view.setBigUint64(at, BigInt.asUintN(64, BigInt(v)), this.le);
-    return this;
-  }
-  bytes(b: Uint8Array): this {
-    const at = this.room(b.length);
-    this.buf.set(b, at);
-    return this;
-  }
-  /** A NUL-terminated string padded with NULs to a multiple of `align` bytes. */
-  cstr(s: string, align = 8): this {
-    const b = new TextEncoder().encode(s);
-    const n = Math.ceil((b.length + 1) / align) * align;
-    const at = this.room(n);
-    this.buf.set(b, at);
-    this.buf.fill(0, at + b.length, at + n);
-    return this;
-  }
-  /** perf_header_string: u32 length, then the padded string. */
-  headerString(s: string): this {
-    const b = new Bytes(this.le).cstr(s, 8);
-    return this.u32(b.length).bytes(b.done());
-  }
-  setU64(at: number, v: bigint | number): void {
-    this.view.setBigUint64(at, BigInt.asUintN(64, BigInt(v)), this.le);
-  }
-  setU16(at: number, v: number): void {
-    this.view.setUint16(at, v, this.le);
-  }
-  done(): Uint8Array {
-    return this.buf.slice(0, this.length);
-  }
-}
 
 export interface AttrSpec {
   readonly type?: number;

@@ -7,6 +7,7 @@
  * timestamps near 2^64, padding and discarded events, pages flagged with lost
  * events with and without a stored count.
  */
+import { Bytes } from "./bytes.js";
 
 export type SynthRecord =
   | { readonly kind: "data"; readonly delta: number; readonly pid: number; readonly text: string; readonly long?: boolean }
@@ -30,36 +31,6 @@ const HEADER_PAGE =
 const HEADER_EVENT = "# compressed entry header\n\ttype_len    :    5 bits\n\ttime_delta  :   27 bits\n\tarray       :   32 bits\n\n\tpadding     : type == 29\n\ttime_extend : type == 30\n\ttime_stamp : type == 31\n\tdata max type_len  == 28\n";
 const PRINT_FORMAT = `name: print\nID: ${PRINT_ID}\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n\tfield:unsigned long ip;\toffset:8;\tsize:8;\tsigned:0;\n\tfield:char buf[];\toffset:16;\tsize:0;\tsigned:0;\n\nprint fmt: "%ps: %s", (void *)REC->ip, REC->buf\n`;
 
-class W {
-  private readonly parts: Uint8Array[] = [];
-  size = 0;
-  constructor(private readonly le: boolean) {}
-  raw(b: Uint8Array): void {
-    this.parts.push(b);
-    this.size += b.length;
-  }
-  n(v: number | bigint, bytes: 1 | 2 | 4 | 8): void {
-    const b = new Uint8Array(bytes);
-    const d = new DataView(b.buffer);
-    if (bytes === 1) d.setUint8(0, Number(v));
-    else if (bytes === 2) d.setUint16(0, Number(v), this.le);
-    else if (bytes === 4) d.setUint32(0, Number(v), this.le);
-    else d.setBigUint64(0, BigInt.asUintN(64, BigInt(v)), this.le);
-    this.raw(b);
-  }
-  s(text: string, nul = true): void {
-    this.raw(new TextEncoder().encode(nul ? `${text}\0` : text));
-  }
-  concat(): Uint8Array {
-    const out = new Uint8Array(this.size);
-    let p = 0;
-    for (const b of this.parts) {
-      out.set(b, p);
-      p += b.length;
-    }
-    return out;
-  }
-}
 
 /** The record bytes of a print event: common fields, ip, text (NUL-terminated, padded to 4). */
 export function printPayload(pid: number, text: string, le: boolean): Uint8Array {
@@ -123,48 +94,48 @@ export function encodePage(page: SynthPage, le: boolean): Uint8Array {
 
 /** A whole trace.dat v6: pages per CPU (an empty list for a CPU without data). */
 export function writeTraceDatV6(cpus: readonly (readonly SynthPage[])[], le: boolean, clock = "mono", cmdlines = "1 one\n2 two\n"): Uint8Array {
-  const w = new W(le);
-  w.raw(new Uint8Array([0x17, 0x08, 0x44]));
-  w.s("tracing", false);
-  w.s("6");
-  w.n(le ? 0 : 1, 1);
-  w.n(8, 1);
-  w.n(PAGE_SIZE, 4);
-  w.s("header_page");
-  w.n(HEADER_PAGE.length, 8);
-  w.s(HEADER_PAGE, false);
-  w.s("header_event");
-  w.n(HEADER_EVENT.length, 8);
-  w.s(HEADER_EVENT, false);
-  w.n(1, 4);
-  w.n(PRINT_FORMAT.length, 8);
-  w.s(PRINT_FORMAT, false);
-  w.n(0, 4); // event systems
-  w.n(0, 4); // kallsyms
-  w.n(0, 4); // printk
-  w.n(cmdlines.length, 8);
-  w.s(cmdlines, false);
-  w.n(cpus.length, 4);
-  w.s("options  ");
-  w.n(4, 2); // TRACECLOCK: its presence says the clock text follows the CPU offsets
-  w.n(0, 4);
-  w.n(0, 2);
-  w.s("flyrecord");
+  const w = new Bytes(le);
+  w.bytes(new Uint8Array([0x17, 0x08, 0x44]));
+  w.str("tracing", false);
+  w.str("6");
+  w.num(le ? 0 : 1, 1);
+  w.num(8, 1);
+  w.num(PAGE_SIZE, 4);
+  w.str("header_page");
+  w.num(HEADER_PAGE.length, 8);
+  w.str(HEADER_PAGE, false);
+  w.str("header_event");
+  w.num(HEADER_EVENT.length, 8);
+  w.str(HEADER_EVENT, false);
+  w.num(1, 4);
+  w.num(PRINT_FORMAT.length, 8);
+  w.str(PRINT_FORMAT, false);
+  w.num(0, 4); // event systems
+  w.num(0, 4); // kallsyms
+  w.num(0, 4); // printk
+  w.num(cmdlines.length, 8);
+  w.str(cmdlines, false);
+  w.num(cpus.length, 4);
+  w.str("options  ");
+  w.num(4, 2); // TRACECLOCK: its presence says the clock text follows the CPU offsets
+  w.num(0, 4);
+  w.num(0, 2);
+  w.str("flyrecord");
   const clockText = `[${clock}]`;
-  const offsetsEnd = w.size + cpus.length * 16 + 8 + clockText.length;
+  const offsetsEnd = w.length + cpus.length * 16 + 8 + clockText.length;
   let at = Math.ceil(offsetsEnd / PAGE_SIZE) * PAGE_SIZE;
   const pages: Uint8Array[] = [];
   for (const cpu of cpus) {
-    w.n(cpu.length === 0 ? 0 : at, 8);
-    w.n(cpu.length * PAGE_SIZE, 8);
+    w.num(cpu.length === 0 ? 0 : at, 8);
+    w.num(cpu.length * PAGE_SIZE, 8);
     for (const pg of cpu) pages.push(encodePage(pg, le));
     at += cpu.length * PAGE_SIZE;
   }
-  w.n(clockText.length, 8);
-  w.s(clockText, false);
-  w.raw(new Uint8Array(Math.ceil(w.size / PAGE_SIZE) * PAGE_SIZE - w.size));
-  for (const p of pages) w.raw(p);
-  return w.concat();
+  w.num(clockText.length, 8);
+  w.str(clockText, false);
+  w.bytes(new Uint8Array(Math.ceil(w.length / PAGE_SIZE) * PAGE_SIZE - w.length));
+  for (const p of pages) w.bytes(p);
+  return w.done();
 }
 
 /** What a reader must make of the pages: per CPU, the items in order with their timestamps (an independent model of the ring buffer's time arithmetic). */

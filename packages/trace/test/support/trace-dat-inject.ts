@@ -7,33 +7,10 @@
  */
 import { BufferCursor } from "../../src/ftrace/byte-cursor.js";
 import { readTracingHeader } from "../../src/ftrace/tracing-data.js";
+import { Bytes } from "./bytes.js";
 
-export class LeWriter {
-  private readonly parts: Buffer[] = [];
-  u32(v: number): this {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(v >>> 0);
-    this.parts.push(b);
-    return this;
-  }
-  u64(v: bigint | number): this {
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v)));
-    this.parts.push(b);
-    return this;
-  }
-  str(s: string): this {
-    this.parts.push(Buffer.from(`${s}\0`, "latin1"));
-    return this;
-  }
-  bytes(b: Uint8Array): this {
-    this.parts.push(Buffer.from(b));
-    return this;
-  }
-  done(): Buffer {
-    return Buffer.concat(this.parts);
-  }
-}
+/** The little-endian byte writer the option payloads are built with. */
+export { Bytes as LeWriter };
 
 /** Appends an options section holding `options` (then a DONE of 0) to a little-endian v7 file with uncompressed options sections. */
 export function appendOptionsV7(file: Uint8Array, options: readonly { id: number; payload: Uint8Array }[]): Buffer {
@@ -64,7 +41,7 @@ export function appendOptionsV7(file: Uint8Array, options: readonly { id: number
     sec = next;
   }
   if (doneAt < 0) throw new Error("appendOptionsV7: no DONE option found");
-  const w = new LeWriter();
+  const w = new Bytes();
   for (const o of options) {
     const head = Buffer.alloc(6);
     head.writeUInt16LE(o.id);

@@ -12,41 +12,10 @@ import { BufferCursor } from "../../src/ftrace/byte-cursor.js";
 import { readTracingHeader } from "../../src/ftrace/tracing-data.js";
 import { decompressorFor } from "../../src/readers/trace-dat/decompress.js";
 import { OPTION, parseBufferOption } from "../../src/readers/trace-dat/options.js";
+import { Bytes } from "./bytes.js";
 
 type Compression = "none" | "zlib" | "zstd";
 
-class Out {
-  private readonly parts: Uint8Array[] = [];
-  size = 0;
-  constructor(private readonly le: boolean) {}
-  bytes(b: Uint8Array): void {
-    this.parts.push(b);
-    this.size += b.length;
-  }
-  num(v: number | bigint, n: 2 | 4 | 8): void {
-    const b = new Uint8Array(n);
-    const dv = new DataView(b.buffer);
-    if (n === 2) dv.setUint16(0, Number(v), this.le);
-    else if (n === 4) dv.setUint32(0, Number(v), this.le);
-    else dv.setBigUint64(0, BigInt(v), this.le);
-    this.bytes(b);
-  }
-  str(s: string): void {
-    this.bytes(new TextEncoder().encode(`${s}\0`));
-  }
-  pad(to: number): void {
-    if (this.size % to !== 0) this.bytes(new Uint8Array(to - (this.size % to)));
-  }
-  concat(): Uint8Array {
-    const out = new Uint8Array(this.size);
-    let p = 0;
-    for (const b of this.parts) {
-      out.set(b, p);
-      p += b.length;
-    }
-    return out;
-  }
-}
 
 function compress(c: Compression, data: Uint8Array): Uint8Array {
   if (c === "zlib") return zlib.deflateSync(data);
@@ -103,15 +72,15 @@ export function repackV7(file: Uint8Array, compression: Compression, chunkPages:
       options.push({ id, payload });
     }
   }
-  const out = new Out(le);
+  const out = new Bytes(le);
   out.bytes(file.subarray(0, h.end));
   out.str(compression);
   out.str(compression === "zlib" ? "1.2.13" : compression === "zstd" ? "1.5.4" : "");
-  const optionsAtPatch = out.size;
+  const optionsAtPatch = out.length;
   out.num(0, 8);
 
   const writeSection = (id: number, body: Uint8Array): number => {
-    const at = out.size;
+    const at = out.length;
     const packed = compression !== "none";
     const data = packed ? compress(compression, body) : body;
     out.num(id, 2);
@@ -132,18 +101,18 @@ export function repackV7(file: Uint8Array, compression: Compression, chunkPages:
     if (o.id >= OPTION.HEADER_INFO && o.id <= OPTION.CMDLINES) {
       const s = readSection(Number(new BufferCursor(o.payload, le, where).u64()));
       const at = writeSection(o.id, s.body);
-      const p = new Out(le);
+      const p = new Bytes(le);
       p.num(at, 8);
-      newOptions.push({ id: o.id, payload: p.concat() });
+      newOptions.push({ id: o.id, payload: p.done() });
     } else if (o.id === OPTION.BUFFER) {
       const b = parseBufferOption(o.payload, le, where, 0, true, false);
       const old = readSection(b.offset);
       const compressedData = (old.flags & 1) !== 0;
-      const secAt = out.size;
+      const secAt = out.length;
       out.num(old.id, 2);
       out.num(compression !== "none" ? 1 : 0, 2);
       out.num(0, 4);
-      const sizePatch = out.size;
+      const sizePatch = out.length;
       out.num(0, 8);
       const pageSize = b.pageSize ?? h.pageSize;
       const cpus: { cpu: number; offset: number; size: number }[] = [];
@@ -160,12 +129,12 @@ export function repackV7(file: Uint8Array, compression: Compression, chunkPages:
             const usize = c.u32();
             chunks.push((dec as NonNullable<typeof dec>)(c.bytes(csize), usize));
           }
-          const o2 = new Out(le);
+          const o2 = new Bytes(le);
           for (const ch of chunks) o2.bytes(ch);
-          pages = o2.concat();
+          pages = o2.done();
         }
         out.pad(pageSize);
-        const at = out.size;
+        const at = out.length;
         if (compression === "none" || pages.length === 0) out.bytes(pages);
         else {
           const step = pageSize * chunkPages;
@@ -179,10 +148,10 @@ export function repackV7(file: Uint8Array, compression: Compression, chunkPages:
             out.bytes(z);
           }
         }
-        cpus.push({ cpu: cd.cpu, offset: at, size: out.size - at });
+        cpus.push({ cpu: cd.cpu, offset: at, size: out.length - at });
       }
-      const sectionSize = out.size - (sizePatch + 8);
-      const p = new Out(le);
+      const sectionSize = out.length - (sizePatch + 8);
+      const p = new Bytes(le);
       p.num(secAt, 8);
       p.str(b.name);
       p.str(b.clock ?? "");
@@ -193,11 +162,11 @@ export function repackV7(file: Uint8Array, compression: Compression, chunkPages:
         p.num(c.offset, 8);
         p.num(c.size, 8);
       }
-      newOptions.push({ id: o.id, payload: p.concat() });
+      newOptions.push({ id: o.id, payload: p.done() });
       patches.push({ at: sizePatch, value: sectionSize });
     } else if (o.id !== OPTION.STRINGS) newOptions.push(o);
   }
-  const opt = new Out(le);
+  const opt = new Bytes(le);
   for (const o of newOptions) {
     opt.num(o.id, 2);
     opt.num(o.payload.length, 4);
@@ -206,8 +175,8 @@ export function repackV7(file: Uint8Array, compression: Compression, chunkPages:
   opt.num(OPTION.DONE, 2);
   opt.num(8, 4);
   opt.num(0, 8);
-  const optionsAt = writeSection(0, opt.concat());
-  const result = out.concat();
+  const optionsAt = writeSection(0, opt.done());
+  const result = out.done();
   const dv = new DataView(result.buffer);
   dv.setBigUint64(optionsAtPatch, BigInt(optionsAt), le);
   for (const p of patches) dv.setBigUint64(p.at, BigInt(p.value), le);
