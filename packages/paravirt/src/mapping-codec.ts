@@ -1,7 +1,7 @@
 import {
   checkKeys,
   ClocksourceError,
-  isClocksourceError,
+  withinRange,
   DOMAIN,
   jsonI64,
   jsonObject,
@@ -138,14 +138,7 @@ export const paravirtCodec: MappingCodec<ParavirtParams> = {
 
 /** A conversion that throws OUT_OF_RANGE outside its domain, as a batch `each` operation wants it: undefined there. */
 function outsideAsUndefined(f: (v: bigint) => bigint): (v: bigint) => bigint | undefined {
-  return (v) => {
-    try {
-      return f(v);
-    } catch (e) {
-      if (isClocksourceError(e, "OUT_OF_RANGE")) return undefined;
-      throw e;
-    }
-  };
+  return (v) => withinRange(() => f(v));
 }
 
 /**

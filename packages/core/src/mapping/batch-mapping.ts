@@ -22,7 +22,7 @@ import { ClocksourceError, isClocksourceError } from "../errors.js";
 import { prepareBatchOp, type PreparedBatchOp } from "../math/batch-ops.js";
 import { CELL, KERNEL_BATCH, KERNEL_EPOCHS_MAX, REGION } from "../math/wasm-kernel-layout.js";
 import { u64Kernels, type U64Kernels } from "../math/wasm-u64-kernels.js";
-import type { Conversion, MappingEpoch, ResolvedMapping } from "./mapping-file.js";
+import { withinRange, type Conversion, type MappingEpoch, type ResolvedMapping } from "./mapping-file.js";
 
 /** Converts a batch of source-domain values, choosing each value's epoch like resolveMapping does. */
 export interface BatchConverter {
@@ -173,12 +173,7 @@ class KernelRegionConverter implements RegionConverter {
   }
 
   private tryExact(v: bigint): Conversion | undefined {
-    try {
-      return this.exact(v);
-    } catch (e) {
-      if (isClocksourceError(e, "OUT_OF_RANGE")) return undefined;
-      throw e;
-    }
+    return withinRange(() => this.exact(v));
   }
 }
 

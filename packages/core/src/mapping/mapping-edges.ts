@@ -2,10 +2,10 @@
  * Mapping files as edges of the {@link DomainGraph}: one edge each way, per
  * vCPU where the file's parameters are per vCPU.
  */
-import { ClocksourceError, isClocksourceError } from "../errors.js";
+import { ClocksourceError } from "../errors.js";
 import { batchConverter } from "./batch-mapping.js";
 import type { DomainEdge, EdgeConverter } from "./domain-graph.js";
-import { resolveMapping, type MappingCodecRegistry, type MappingEpoch, type MappingFile, type ResolvedMapping } from "./mapping-file.js";
+import { resolveMapping, withinRange, type MappingCodecRegistry, type MappingEpoch, type MappingFile, type ResolvedMapping } from "./mapping-file.js";
 
 /** How a mapping file's generic domains (`guest.tsc` → `host.tsc`) are named in one graph. */
 export interface MappingEdgeOptions {
@@ -60,13 +60,10 @@ function edgeConverter(resolved: ResolvedMapping, direction: "forward" | "invers
       for (let k = epochs.length - 1; k >= 0; k--) {
         const f = resolved.functions[k];
         if (!f) continue;
-        try {
-          const v = direction === "forward" ? f.forward(value) : f.inverse(value);
-          const d = distance(epochs[k] as MappingEpoch, direction === "forward" ? value : v);
-          if (!best || d < best.d) best = { d, v };
-        } catch (e) {
-          if (!isClocksourceError(e, "OUT_OF_RANGE")) throw e;
-        }
+        const v = withinRange(() => (direction === "forward" ? f.forward(value) : f.inverse(value)));
+        if (v === undefined) continue;
+        const d = distance(epochs[k] as MappingEpoch, direction === "forward" ? value : v);
+        if (!best || d < best.d) best = { d, v };
       }
       return best?.v;
     },

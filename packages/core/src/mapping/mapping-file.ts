@@ -598,8 +598,11 @@ function canonical(v: JsonValue | undefined): string {
   return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(",")}}`;
 }
 
-/** Runs one epoch's conversion; a value outside that epoch function's domain (`OUT_OF_RANGE`) gives undefined. */
-function attempt(f: () => bigint): bigint | undefined {
+/**
+ * Runs a conversion; a value outside the function's domain (`OUT_OF_RANGE`)
+ * gives undefined, any other error is thrown.
+ */
+export function withinRange<T>(f: () => T): T | undefined {
   try {
     return f();
   } catch (e) {
@@ -658,7 +661,7 @@ export function resolveMapping(file: MappingFile, registry: MappingCodecRegistry
       if (!inRange(epochs[i] as MappingEpoch, v)) continue;
       let ambiguous = false;
       for (let j = i - 1; j >= 0 && !ambiguous; j--) ambiguous = inRange(epochs[j] as MappingEpoch, v);
-      const value = attempt(() => (functions[i] as MappingFunction).forward(v));
+      const value = withinRange(() => (functions[i] as MappingFunction).forward(v));
       if (value === undefined) continue;
       return { value, epoch: i, ambiguous };
     }
@@ -668,11 +671,11 @@ export function resolveMapping(file: MappingFile, registry: MappingCodecRegistry
     assertU64(w, `${file.to} value`);
     if (forced !== undefined) return { value: (functions[forced] as MappingFunction).inverse(w), epoch: forced, ambiguous: false };
     for (let i = epochs.length - 1; i >= 0; i--) {
-      const v = attempt(() => (functions[i] as MappingFunction).inverse(w));
+      const v = withinRange(() => (functions[i] as MappingFunction).inverse(w));
       if (v === undefined || !inRange(epochs[i] as MappingEpoch, v)) continue;
       let ambiguous = false;
       for (let j = i - 1; j >= 0 && !ambiguous; j--) {
-        const vj = attempt(() => (functions[j] as MappingFunction).inverse(w));
+        const vj = withinRange(() => (functions[j] as MappingFunction).inverse(w));
         ambiguous = vj !== undefined && inRange(epochs[j] as MappingEpoch, vj);
       }
       return { value: v, epoch: i, ambiguous };
