@@ -542,7 +542,8 @@ describe("clocksource sync is never silently wrong (agent in this process, sync 
     expect(JSON.parse(forced.stdout).consistent).toBe(false);
     const file = parseMappingFile(readFileSync(out, "utf8"));
     expect(file.origin?.consistent).toBe(false);
-    expect(String((file.origin?.inconsistent as string[])[0])).toMatch(/^epoch 0: no constant drift/);
+    // The file records why; on a busy machine other notes (stamps out of order) may come first.
+    expect((file.origin?.inconsistent as string[]).some((why) => /^epoch 0: no constant drift/.test(String(why)))).toBe(true);
 
     // --watch: the inconsistent sessions are left out of the file, and the exit status says so.
     const watched = join(tmp, "twice-watch.json");
