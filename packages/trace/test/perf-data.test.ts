@@ -4,7 +4,7 @@
  * skipped with the reason otherwise).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TraceEvent } from "../src/model/event.js";
@@ -178,9 +178,15 @@ describe.skipIf(!status.ok)("perf.data recorded now, compared with perf script o
   }
 
   it("sched:sched_switch on every CPU (-a)", async () => {
-    const ev = await recordAndCompare("switch", ["sched:sched_switch"], ["-a"], ["sleep", "0.2"]);
-    expect(samplesOf(ev).length).toBeGreaterThan(20);
-    expect(cpusOf(ev).size).toBeGreaterThanOrEqual(2);
+    // The workload makes its own switches, whatever else the machine is doing: on each of
+    // two CPUs (pinned), 25 short sleeps in a row, each one a fork, an exec and a nanosleep.
+    const cpus = availableParallelism() >= 2 ? ["0", "1"] : ["0"];
+    const chain = (cpu: string) => `taskset -c ${cpu} sh -c 'i=0; while [ $i -lt 25 ]; do sleep 0.001; i=$((i+1)); done'`;
+    const workload = ["/bin/sh", "-c", `${cpus.map(chain).join(" & ")}; wait`];
+    const ev = await recordAndCompare("switch", ["sched:sched_switch"], ["-a"], workload);
+    const sleeps = samplesOf(ev).filter((e) => e.fields.prev_comm === "sleep");
+    expect(sleeps.length).toBeGreaterThanOrEqual(25 * cpus.length);
+    expect(new Set(sleeps.map((e) => e.cpu)).size).toBe(cpus.length);
   });
 
   it("cpu-clock samples of busy loops on two CPUs", async () => {
