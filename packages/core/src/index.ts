@@ -16,6 +16,7 @@ export { instantiateWasmBytes, runChunked, u64Kernels, u64KernelsStatus, WASM_CH
 export { instantiateWasm } from "./math/wasm-kernel-module.js";
 export * from "./math/wasm-assembler.js";
 export * from "./math/mul-shift-add.js";
+export { allocU64Batch, inKernelMemory, KERNEL_ARRAY_MAX } from "./math/kernel-memory.js";
 export * from "./domains.js";
 export * from "./clock-source.js";
 export * from "./math/tick-converter.js";

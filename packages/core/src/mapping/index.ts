@@ -11,6 +11,7 @@ export * from "../errors.js";
 export * from "../domains.js";
 export * from "../math/u64.js";
 export * from "../math/mul-shift-add.js";
+export { allocU64Batch, inKernelMemory, KERNEL_ARRAY_MAX } from "../math/kernel-memory.js";
 export { u64KernelsStatus, type U64Kernels, type WasmLoad } from "../math/wasm-u64-kernels.js";
 export { applyBatchOp, checkBatchOp, type BatchMapping, type BatchOp } from "../math/batch-ops.js";
 export * from "./mapping-file.js";

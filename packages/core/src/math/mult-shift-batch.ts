@@ -2,6 +2,7 @@ import { ClocksourceError } from "../errors.js";
 import { assertMultShift, scaleTicksReference, type MultShift } from "./mult-shift.js";
 import { LITTLE_ENDIAN } from "./u64-limbs.js";
 import { runChunked, u64Kernels } from "./wasm-u64-kernels.js";
+import { inPlaceTarget } from "./kernel-memory.js";
 
 const TWO16 = 65536;
 const TWO32 = 4294967296;
@@ -22,7 +23,10 @@ export function scaleTicksBatch(input: BigUint64Array, ms: MultShift, output: Bi
   if (k) {
     const mult = BigInt(ms.mult >>> 0);
     const shift = BigInt(ms.shift);
-    runChunked(k.memory, input, output, (n) => k.scale(0, n, mult, shift));
+    // An output from allocU64Batch converts in place, without the copies.
+    const here = inPlaceTarget(input, output);
+    if (here) here.kernels.scale(here.ptr, input.length, mult, shift);
+    else runChunked(k.memory, input, output, (n) => k.scale(0, n, mult, shift));
     return output;
   }
   return scaleTicksBatchJs(input, ms, output);
