@@ -8,7 +8,7 @@
  * check); both run on core's WebAssembly kernels. An ordinary array is copied
  * into the kernels' memory and back one chunk at a time; an output array made
  * by {@link allocU64Batch} (re-exported here) already lives in kernel memory
- * and is converted in place, about twice as fast for the forward map. Where
+ * and is converted in place (forward: 1.2 instead of 1.9 ns per value). Where
  * WebAssembly is missing, every value goes through the BigInt reference.
  */
 import { ClocksourceError, mulShiftAddBatch, mulShiftAddInverseBatch, u64KernelsStatus } from "@clocksource/core/mapping";
