@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { extractInstance, TRACEFS } from "../packages/trace/bench/tracefs-extract.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const CLI = join(root, "packages/cli/bin/clocksource.js");
+const CLI = join(root, "packages/cli/bin/clocksource.cjs");
 const LOOPS = Number(process.env.BENCH_KVM_LOOPS ?? 100_000);
 
 function skip(reason) {

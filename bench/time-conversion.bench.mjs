@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import "reflect-metadata";
 
 const root = process.env.BENCH_ROOT ?? join(dirname(fileURLToPath(import.meta.url)), "..");
-const bin = join(root, "packages/cli/bin/clocksource.js");
+const bin = join(root, "packages/cli/bin/clocksource.cjs");
 const { buildMappingFile, serializeMappingFile, ClockSelector, createClockContainer } = await import(join(root, "packages/core/dist/index.js"));
 const x86 = await import(join(root, "packages/x86/dist/index.js"));
 const LINES = Number(process.env.BENCH_LINES ?? 2_000_000);

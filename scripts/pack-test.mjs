@@ -16,7 +16,7 @@
  *     `node16` and with `bundler` resolution); `require()` from CommonJS (and its
  *     types); the writing-a-backend guide's code, with and without decorators;
  *     `npx clocksource probe` with the guide's plugin, which must appear in
- *     the ranking; and the CLI installed for one architecture (`--omit=optional`).
+ *     the ranking; and the bundled command line installed alone (`--omit=optional`).
  *
  * Bounded in time; without the npm registry it skips with one line and exit 0.
  * Usage: node scripts/pack-test.mjs [--keep] [--staged | --head]
@@ -122,7 +122,13 @@ function checkTarball(name, tgz) {
   const bad = files.filter((f) => /\.map$|\.tsbuildinfo$|^src\/|\.test\.|(^|\/)test\//.test(f));
   check(bad.length === 0, `${name}: no sources, maps, tsbuildinfo or tests in the tarball${bad.length ? ` (found ${bad.slice(0, 5).join(", ")})` : ""}`);
   for (const f of ["package.json", "README.md", "LICENSE", "CHANGELOG.md"]) check(files.includes(f), `${name}: ships ${f}`);
-  check(files.some((f) => /^dist\/.*\.d\.ts$/.test(f)) && files.some((f) => /^dist\/.*\.js$/.test(f)), `${name}: ships dist JavaScript and types`);
+  if (name === "cli") {
+    // The command line ships bundled (scripts/bundle-cli.mjs): no dist/, no types, nothing to import.
+    check(files.includes("bundle/cmd-probe.cjs") && files.includes("bundle/version.cjs") && files.includes("bundle/main.cjs") && files.includes("bundle/sync-child.js") && !files.some((f) => f.startsWith("dist/")), "cli: ships the bundled command line (bundle/), not dist/");
+    check(files.includes("bundle/THIRD-PARTY-NOTICES.txt"), "cli: ships the licences of the third-party code it bundles");
+  } else {
+    check(files.some((f) => /^dist\/.*\.d\.ts$/.test(f)) && files.some((f) => /^dist\/.*\.js$/.test(f)), `${name}: ships dist JavaScript and types`);
+  }
   const license = execFileSync("tar", ["-xzOf", tgz, "package/LICENSE"], { encoding: "utf8" });
   check(license === readFileSync(join(REPO, "LICENSE"), "utf8"), `${name}: LICENSE is the repository's MIT license`);
   if (name === "native") {
@@ -131,7 +137,7 @@ function checkTarball(name, tgz) {
     if (!arm) log("note native: no linux-arm64 prebuild in this tarball (no aarch64 cross compiler here; `npm publish` refuses that)");
     check(files.includes("scripts/install.cjs") && files.includes("binding.gyp") && files.includes("csrc/clocksource_native.c"), "native: ships the install step and the sources of its node-gyp fallback");
   }
-  if (name === "cli") check(files.includes("man/clocksource.1") && files.includes("bin/clocksource.js"), "cli: ships bin/clocksource.js and man/clocksource.1");
+  if (name === "cli") check(files.includes("man/clocksource.1") && files.includes("bin/clocksource.cjs"), "cli: ships bin/clocksource.cjs and man/clocksource.1");
 }
 
 function codeBlocks(markdown, lang) {
@@ -157,11 +163,13 @@ async function main() {
     stage = stageRepository();
     log("building the staged copy from scratch (tsc -b)");
     mustRun("tsc -b", process.execPath, [join(stage, "node_modules/typescript/bin/tsc"), "-b"], { cwd: stage, timeout: 400_000 });
+    mustRun("bundle-cli", process.execPath, [join(stage, "scripts/bundle-cli.mjs")], { cwd: stage, timeout: 120_000 });
   } else {
     log("packing this checkout's build (checked for stale output first)");
     const stale = staleOutputs();
     if (stale.length) throw new Error(`the build has output without source (stale files would be packed): ${stale.slice(0, 5).join(", ")}; run npm run clean && npm run build`);
     for (const p of PACKAGES) if (!existsSync(join(REPO, "packages", p, "dist/index.js")) && !existsSync(join(REPO, "packages", p, "dist/main.js"))) throw new Error(`packages/${p} is not built: run npm run build`);
+    if (!existsSync(join(REPO, "packages/cli/bundle/main.cjs"))) throw new Error("the command line is not bundled: run npm run build");
   }
 
   const tarballs = join(scratch, "tarballs");
@@ -194,6 +202,8 @@ async function main() {
     // instead. node10: TypeScript's pre-`exports` resolution (`moduleResolution: node`,
     // deprecated in TS 6, gone in 7) cannot see subpath exports; the root entry still
     // resolves there through `main`/`types`.
+    // The command line is a program, not a library: it has no types to check.
+    if (p === "cli") continue;
     const analysis = await attw.checkPackage(attw.createPackageFromTarballData(new Uint8Array(data)));
     const problems = analysis.types ? analysis.problems.filter((x) => x.kind !== "CJSResolvesToESM" && x.resolutionKind !== "node10") : [];
     check(analysis.types !== false && problems.length === 0, `${p}: are the types wrong${problems.map((x) => `\n  ${x.kind} ${x.entrypoint ?? ""} ${x.resolutionKind ?? ""}`).join("")}`);
@@ -210,10 +220,12 @@ async function main() {
   // Versions of the tools the checks use, as the repository uses them.
   const rootPkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8"));
   Object.assign(deps, { "@clocksource/cli": fileSpec("cli"), typescript: rootPkg.devDependencies.typescript, "@types/node": rootPkg.devDependencies["@types/node"] });
+  // The other library packages, whose own READMEs are run below (the bundled CLI brings none of them).
+  for (const p of ["paravirt", "trace"]) deps[`@clocksource/${p}`] ??= fileSpec(p);
   // Every @clocksource package, also a dependency's dependency, comes from its tarball.
   const overrides = Object.fromEntries(PACKAGES.map((p) => [`@clocksource/${p}`, fileSpec(p)]));
   writeJson(join(app, "package.json"), { name: "clocksource-pack-test-app", private: true, type: "module", dependencies: deps, overrides });
-  log(`npm install in a fresh project: ${wanted.join(" ")} + @clocksource/cli, typescript, @types/node`);
+  log(`npm install in a fresh project: ${wanted.join(" ")} + @clocksource/cli, paravirt, trace, typescript, @types/node`);
   const inst = mustRun("npm install", "npm", ["install", "--no-audit", "--no-fund", "--foreground-scripts"], { cwd: app, timeout: 300_000 });
   const notice = (inst.stdout + inst.stderr).split("\n").filter((l) => /@clocksource\/native/.test(l));
   log(`install output about the native addon: ${notice.length ? notice.join(" | ") : "(none: a prebuild was used)"}`);
@@ -333,15 +345,21 @@ console.log(JSON.stringify({ afterImport, afterRead: addonOpen(), reader: reader
   const bad = cli(["probe", "--plugin", "./nope.mjs"]);
   check(bad.status === 2 && /^clocksource: plugin "\.\/nope\.mjs" (not found|failed to load)/.test(bad.stderr) && bad.stderr.trim().split("\n").length === 1, "a missing plugin is one line and exit 2");
 
-  // 6. The CLI for one architecture: optional dependencies left out.
+  // 6. The command line alone, optional dependencies left out: it is self-contained (every backend
+  // built in); only the native counter reader is missing, and it says so.
   const one = join(scratch, "one-arch");
-  writeJson(join(one, "package.json"), { name: "clocksource-one-arch", private: true, dependencies: { "@clocksource/cli": fileSpec("cli") }, overrides });
+  writeJson(join(one, "package.json"), { name: "clocksource-cli-alone", private: true, dependencies: { "@clocksource/cli": fileSpec("cli") }, overrides });
   mustRun("npm install --omit=optional", "npm", ["install", "--no-audit", "--no-fund", "--omit=optional"], { cwd: one, timeout: 300_000 });
-  check(!existsSync(join(one, "node_modules/@clocksource/arm")) && !existsSync(join(one, "node_modules/@clocksource/x86")), "--omit=optional installs the CLI without the architecture packages");
+  const installed = readdirSync(join(one, "node_modules")).filter((e) => !e.startsWith("."));
+  const ours = existsSync(join(one, "node_modules/@clocksource")) ? readdirSync(join(one, "node_modules/@clocksource")) : [];
+  check(installed.join(",") === "@clocksource" && ours.join(",") === "cli", `--omit=optional installs the command line and nothing else (found ${installed.join(", ")}; @clocksource/${ours.join(", @clocksource/")})`);
   const o1 = run(join(one, "node_modules/.bin/clocksource"), ["probe"], { cwd: one, timeout: 120_000 });
-  check(o1.status === 0 && /backend packages +@clocksource\/x86 \(not installed\), @clocksource\/arm \(not installed\), @clocksource\/paravirt \(not installed\)/.test(o1.stdout) && /^selected: os-monotonic$/m.test(o1.stdout), `clocksource probe works without them and says which are missing${o1.status === 0 ? "" : `\n${o1.stdout}${o1.stderr}`}`);
-  const o2 = run(join(one, "node_modules/.bin/clocksource"), ["kvm-mapping", "--pid", "1"], { cwd: one, timeout: 60_000 });
-  check(o2.status === 2 && /^clocksource: kvm-mapping needs @clocksource\/x86, which is not installed/.test(o2.stderr), `a command needing a missing package says so in one line (${o2.stderr.trim()})`);
+  check(
+    o1.status === 0 && /backend packages +@clocksource\/x86 \d+\.\d+\.\d+, @clocksource\/arm \d+\.\d+\.\d+, @clocksource\/paravirt \d+\.\d+\.\d+/.test(o1.stdout) && /native reader +not loaded: @clocksource\/native is not installed/.test(o1.stdout) && /^selected: /m.test(o1.stdout),
+    `clocksource probe works alone, with every backend built in, and says the native reader is not installed${o1.status === 0 ? "" : `\n${o1.stdout}${o1.stderr}`}`,
+  );
+  const o2 = run(join(one, "node_modules/.bin/clocksource"), ["--version"], { cwd: one, timeout: 60_000 });
+  check(o2.status === 0 && /^native reader: not loaded: @clocksource\/native is not installed/m.test(o2.stdout), `clocksource --version says the native reader is not installed (${o2.stdout.trim().split("\n")[1] ?? o2.stderr.trim()})`);
 }
 
 const started = Date.now();

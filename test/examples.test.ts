@@ -5,7 +5,7 @@ import { REPO_ROOT } from "./support/fixtures.js";
 import { spawnSync } from "node:child_process";
 
 const EXAMPLE = join(REPO_ROOT, "examples/custom-backend");
-const CLI = join(REPO_ROOT, "packages/cli/bin/clocksource.js");
+const CLI = join(REPO_ROOT, "packages/cli/bin/clocksource.cjs");
 
 /** Every TypeScript block of the guide, with the example file named in the `<!-- example: … -->` line above it. */
 function guideBlocks(): { file: string; code: string }[] {

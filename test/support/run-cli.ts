@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { REPO_ROOT } from "./fixtures.js";
 
-export const CLI_BIN = join(REPO_ROOT, "packages/cli/bin/clocksource.js");
+export const CLI_BIN = join(REPO_ROOT, "packages/cli/bin/clocksource.cjs");
 
 export interface CliRun {
   readonly status: number | null;

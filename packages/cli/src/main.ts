@@ -1,8 +1,10 @@
 // Nothing else is imported up front: each command loads what it needs (`--version` nearly nothing,
-// `convert` no DI container), so start-up pays only for the command that runs.
-import { readFileSync } from "node:fs";
-import type { ClocksourceErrorCode } from "@clocksource/core/mapping";
+// `convert` no DI container). The installed command line goes further: each command is bundled on
+// its own (scripts/bundle-cli.mjs), so start-up reads only the code of the command that runs.
 import { EXIT, UsageError, type CliIo } from "./cli-io.js";
+import { withExitStatus } from "./exit-status.js";
+
+export { EXIT_FOR_CODE } from "./exit-status.js";
 
 interface CommandModule {
   readonly summary: string;
@@ -27,20 +29,13 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
 
 COMMANDS.completion = () => import("./commands/completion.js");
 
-/**
- * Loads a command. The architecture packages are optional dependencies of the
- * CLI: a command that needs one that is not installed says so in one line.
- */
-async function loadCommand(name: string): Promise<CommandModule> {
-  try {
-    return await (COMMANDS[name] as () => Promise<CommandModule>)();
-  } catch (e) {
-    const missing = /Cannot find (?:package|module) '(@clocksource\/[a-z0-9-]+)'/.exec(String((e as Error)?.message));
-    if ((e as { code?: string })?.code === "ERR_MODULE_NOT_FOUND" && missing) {
-      throw new UsageError(`${name} needs ${missing[1]}, which is not installed (npm install -g ${missing[1]}, or install @clocksource/cli without --omit=optional)`);
-    }
-    throw e;
-  }
+function loadCommand(name: string): Promise<CommandModule> {
+  return (COMMANDS[name] as () => Promise<CommandModule>)();
+}
+
+/** The command names, in the order `--help` lists them (each is also bundled on its own: scripts/bundle-cli.mjs). */
+export function commandNames(): string[] {
+  return Object.keys(COMMANDS);
 }
 
 /** Every command's name, summary and help: what the man page, docs/cli.md and the completions are made from. */
@@ -53,16 +48,12 @@ export async function commandHelps(): Promise<{ name: string; summary: string; h
   return out;
 }
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
-  return pkg.version;
-}
 
 const TOP_HELP_TAIL = `
 Options:
   -h, --help     show help (also: clocksource help <command>, clocksource <command> --help)
   -V, --version  print the version, whether the native counter reader loaded (and why
-                 not) and which backend packages are installed
+                 not) and the versions of the backend packages built in
 
 Examples:
   clocksource probe                    what this machine offers, and the clock it would use
@@ -98,33 +89,6 @@ async function usage(): Promise<string> {
   return text + TOP_HELP_TAIL;
 }
 
-/**
- * The exit status of each error kind — one rule, the one docs/cli.md states:
- * 2 for a usage error the user can fix on the command line (an unknown command
- * or option, a bad or missing value, options that do not go together, a
- * vCPU/epoch/backend name that does not exist), 1 for a failure at run time
- * (a missing, unreadable or refused file, permission, invalid or inconsistent
- * data in a file or input, a capability this machine lacks, authentication,
- * timeouts, a peer breaking the protocol). Internal errors are 1 too.
- * A code must not mix the two kinds: library code throws `INVALID_ARGUMENT`
- * only for values a caller passed in.
- */
-export const EXIT_FOR_CODE: Readonly<Record<ClocksourceErrorCode, number>> = {
-  INVALID_ARGUMENT: EXIT.usage,
-  INVALID_U64: EXIT.usage,
-  UNKNOWN_BACKEND: EXIT.usage,
-  SYSROOT_INVALID: EXIT.failure,
-  INVALID_MAPPING: EXIT.failure,
-  INVALID_INPUT: EXIT.failure,
-  INVALID_TRACE: EXIT.failure,
-  OUT_OF_RANGE: EXIT.failure,
-  IO_ERROR: EXIT.failure,
-  BACKEND_UNUSABLE: EXIT.failure,
-  NO_USABLE_BACKEND: EXIT.failure,
-  AUTH_FAILED: EXIT.failure,
-  PROTOCOL_ERROR: EXIT.failure,
-  TIMEOUT: EXIT.failure,
-};
 
 /**
  * Runs the command line. Returns the exit code; never throws. Errors are one
@@ -133,9 +97,9 @@ export const EXIT_FOR_CODE: Readonly<Record<ClocksourceErrorCode, number>> = {
  */
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const [first, ...rest] = argv;
-  try {
+  return withExitStatus(io, async () => {
     if (first === undefined || first === "-h" || first === "--help" || first === "help") {
-      if (first === "help" && rest[0] && COMMANDS[rest[0]]) {
+      if (first === "help" && rest[0] && Object.hasOwn(COMMANDS, rest[0])) {
         io.stdout.write((await loadCommand(rest[0])).help);
         return EXIT.ok;
       }
@@ -143,26 +107,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       return first === undefined ? EXIT.usage : EXIT.ok;
     }
     if (first === "-V" || first === "--version") {
-      const { describeNative, describePackages, nativeStatus } = await import("./runtime-status.js");
-      // Which packages are installed, from their package.json: loading them would cost more than the answer.
-      const { installedBackendPackages } = await import("./installed-packages.js");
-      io.stdout.write(`clocksource ${version()}\nnative reader: ${describeNative(await nativeStatus())}\nbackend packages: ${describePackages(installedBackendPackages())}\nnode ${process.version} ${process.platform}-${process.arch}\n`);
+      io.stdout.write(await (await import("./runtime-status.js")).versionText());
       return EXIT.ok;
     }
-    const load = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
-    if (!load) {
+    if (!Object.hasOwn(COMMANDS, first)) {
       throw new UsageError(first.startsWith("-") ? `unknown option ${first} (try clocksource --help)` : `unknown command ${JSON.stringify(first)} (try clocksource --help)`);
     }
-    return await (await loadCommand(first)).run(rest, io);
-  } catch (e) {
-    const { isClocksourceError } = await import("@clocksource/core/mapping");
-    if (e instanceof UsageError || isClocksourceError(e)) {
-      io.stderr.write(`clocksource: ${e.message}\n`);
-      return e instanceof UsageError ? EXIT.usage : (EXIT_FOR_CODE[e.code] ?? EXIT.failure);
-    }
-    const msg = (e as Error)?.message ?? String(e);
-    io.stderr.write(`clocksource: internal error: ${msg.split("\n")[0]}\n`);
-    if (io.env.CLOCKSOURCE_DEBUG) io.stderr.write(`${(e as Error)?.stack ?? ""}\n`);
-    return EXIT.failure;
-  }
+    return (await loadCommand(first)).run(rest, io);
+  });
 }

@@ -1,5 +1,4 @@
 import { mappingCodecRegistry, type MappingCodec, type MappingCodecRegistry } from "@clocksource/core/mapping";
-import { UsageError } from "./cli-io.js";
 
 /**
  * Every bundled mapping kind and where its codec lives: a command loads only
@@ -14,17 +13,8 @@ export const MAPPING_KIND_TABLE: Readonly<Record<string, { readonly pkg: string;
   "clock-pairs": { pkg: "@clocksource/core", load: () => import("@clocksource/core/mapping").then((m) => m.clockPairsCodec) },
 };
 
-/** Loads one kind's codec; a package that is not installed is one clear line. */
-async function load(kind: string): Promise<MappingCodec<any>> {
-  const entry = MAPPING_KIND_TABLE[kind] as (typeof MAPPING_KIND_TABLE)[string];
-  try {
-    return await entry.load();
-  } catch (e) {
-    if ((e as { code?: string })?.code === "ERR_MODULE_NOT_FOUND") {
-      throw new UsageError(`mapping kind ${kind} needs ${entry.pkg}, which is not installed (npm install ${entry.pkg})`);
-    }
-    throw e;
-  }
+function load(kind: string): Promise<MappingCodec<any>> {
+  return (MAPPING_KIND_TABLE[kind] as (typeof MAPPING_KIND_TABLE)[string]).load();
 }
 
 /**

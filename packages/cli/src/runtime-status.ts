@@ -1,4 +1,4 @@
-import type { BackendPackageStatus } from "./backend-packages.js";
+import { backendPackages, cliVersion, type BackendPackageStatus } from "./package-versions.js";
 import type { LoadedPlugin } from "./plugins.js";
 
 /** Whether this process loaded the native counter reader, and why not. */
@@ -45,8 +45,7 @@ export async function nativeStatus(): Promise<NativeStatus> {
 export async function runtimeStatus(plugins: readonly LoadedPlugin[], withNative: boolean): Promise<RuntimeStatus> {
   return {
     native: withNative ? await nativeStatus() : null,
-    // Imported here, not at the top: it loads every backend package, which `--version` must not.
-    packages: (await import("./backend-packages.js")).backendPackages(),
+    packages: backendPackages(),
     plugins: plugins.map((p) => ({ spec: p.spec, path: p.path })),
   };
 }
@@ -56,9 +55,14 @@ export function describeNative(n: NativeStatus): string {
   return n.loaded ? `loaded (${n.origin ?? "addon"}: ${n.path ?? "?"})` : `not loaded: ${n.reason ?? "unknown reason"}`;
 }
 
-/** One line for people: "@clocksource/x86 0.1.0, @clocksource/arm (not installed), …". */
+/** One line for people: "@clocksource/x86 0.1.0, @clocksource/arm 0.1.0, …". */
 export function describePackages(ps: readonly BackendPackageStatus[]): string {
-  return ps.map((p) => (p.missing ? `${p.name} (${p.missing})` : `${p.name} ${p.version ?? ""}`.trim())).join(", ");
+  return ps.map((p) => `${p.name} ${p.version ?? ""}`.trim()).join(", ");
+}
+
+/** What `clocksource --version` prints: the version, the native reader, the backend packages, Node. */
+export async function versionText(): Promise<string> {
+  return `clocksource ${cliVersion()}\nnative reader: ${describeNative(await nativeStatus())}\nbackend packages: ${describePackages(backendPackages())}\nnode ${process.version} ${process.platform}-${process.arch}\n`;
 }
 
 /** The runtime lines of `clocksource probe`. */

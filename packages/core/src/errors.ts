@@ -29,7 +29,19 @@ export class ClocksourceError extends Error {
   }
 }
 
-/** Returns true when `e` is a {@link ClocksourceError}, optionally of the given code. */
+/**
+ * Marks every ClocksourceError, whichever copy of this package made it: a
+ * plugin loaded by the bundled command line brings its own `@clocksource/core`,
+ * and `instanceof` cannot see across copies.
+ */
+const BRAND = Symbol.for("@clocksource/core.ClocksourceError");
+Object.defineProperty(ClocksourceError.prototype, BRAND, { value: true });
+
+/**
+ * Returns true when `e` is a {@link ClocksourceError}, optionally of the given
+ * code — also one made by another copy of `@clocksource/core`.
+ */
 export function isClocksourceError(e: unknown, code?: ClocksourceErrorCode): e is ClocksourceError {
-  return e instanceof ClocksourceError && (code === undefined || e.code === code);
+  const branded = e instanceof ClocksourceError || (typeof e === "object" && e !== null && (e as Record<symbol, unknown>)[BRAND] === true && typeof (e as { code?: unknown }).code === "string");
+  return branded && (code === undefined || (e as ClocksourceError).code === code);
 }

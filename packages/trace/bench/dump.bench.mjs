@@ -18,7 +18,7 @@ import { recordMarkers } from "./tracefs-extract.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const TRACEFS = "/sys/kernel/tracing";
-const CLI = join(root, "packages/cli/bin/clocksource.js");
+const CLI = join(root, "packages/cli/bin/clocksource.cjs");
 const EVENTS = Number(process.env.BENCH_DUMP_EVENTS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_DUMP_RUNS ?? 3);
 const TIME = "/usr/bin/time";

@@ -17,7 +17,7 @@ import { extractInstance } from "./tracefs-extract.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const TRACEFS = "/sys/kernel/tracing";
-const CLI = join(root, "packages/cli/bin/clocksource.js");
+const CLI = join(root, "packages/cli/bin/clocksource.cjs");
 const EVENTS = Number(process.env.BENCH_MERGE_EVENTS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_MERGE_RUNS ?? 3);
 const OFFSET = 123_457n;

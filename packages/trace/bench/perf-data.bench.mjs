@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 const reader = join(root, "packages/trace/dist/readers/perf-data/index.js");
-const cli = join(root, "packages/cli/bin/clocksource.js");
+const cli = join(root, "packages/cli/bin/clocksource.cjs");
 const file = process.env.BENCH_PERF_DATA ?? join(tmpdir(), "clocksource-bench-perf-1M.data");
 const MIN_EVENTS = 1_000_000;
 const RUNS = Number(process.env.BENCH_PERF_RUNS ?? 3);

@@ -72,7 +72,7 @@ function external(cmd, args) {
   return { wall, cpu: ((Number(f[13]) + Number(f[14])) * 1000) / CLK_TCK };
 }
 
-const cli = join(root, "packages/cli/bin/clocksource.js");
+const cli = join(root, "packages/cli/bin/clocksource.cjs");
 
 const dir = mkdtempSync(join(tmpdir(), "clocksource-bench-tracedat-"));
 try {

@@ -126,7 +126,7 @@ if (!CAN_DROP) console.warn("skipping the cpuid permission test: needs root, set
 describe.skipIf(!CAN_DROP)("CPUID device without permission (real EACCES, probe run as user nobody)", () => {
   it("says it needs root and the other sources carry on", async () => {
     const { spawnSync } = await import("node:child_process");
-    const cli = join(import.meta.dirname, "..", "..", "cli", "bin", "clocksource.js");
+    const cli = join(import.meta.dirname, "..", "..", "cli", "bin", "clocksource.cjs");
     const r = spawnSync(SETPRIV as string, ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, cli, "probe", "--json"], { encoding: "utf8", env: { PATH: process.env.PATH ?? "" } });
     expect(r.status).toBe(0);
     const report = JSON.parse(r.stdout) as { facts: { name: string; value: unknown; confidence: string; reason?: string; source: string }[] };

@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
 import { buildMappingFile, ClocksourceError, jsonTimestamp, parseU64, readUserFile, writeMappingFile, type EpochInput, type JsonObject } from "@clocksource/core";
 import { armCntvoffCodec, epochsFromJsonLines, MAX_COUNTER_WIDTH, MIN_COUNTER_WIDTH, viewDomains, type CntvoffParams, type CounterView } from "@clocksource/arm";
 import { UsageError, type CliIo } from "../cli-io.js";
+import { cliVersion } from "../package-versions.js";
 import { parseOptions } from "../parse-options.js";
 
 export const summary = "make an Arm guest ↔ host counter mapping file from a VMM's CNTVOFF";
@@ -53,10 +53,6 @@ Environment:
 /** The largest --epochs input read (a file or stdin): far more epochs than any VM's life makes. */
 const EPOCHS_MAX_BYTES = 16 * 1024 * 1024;
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
-  return pkg.version;
-}
 
 function decodeUtf8(bytes: Uint8Array, what: string): string {
   try {
@@ -153,7 +149,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     file = buildMappingFile(armCntvoffCodec, {
       from: domains.from,
       to: domains.to,
-      producer: `clocksource arm-mapping ${version()}`,
+      producer: `clocksource arm-mapping ${cliVersion()}`,
       origin: { ...origin, view, widthBits },
       epochs,
     });

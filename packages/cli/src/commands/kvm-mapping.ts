@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { buildMappingFile, ClocksourceError, DOMAIN, planUserFileWrite, writeMappingFile, type EpochInput, type MappingFile } from "@clocksource/core";
 import {
   epochGuestRanges,
@@ -12,6 +11,7 @@ import {
   type WatchedKvmEpoch,
 } from "@clocksource/x86";
 import { UsageError, type CliIo } from "../cli-io.js";
+import { cliVersion } from "../package-versions.js";
 import { parseOptions } from "../parse-options.js";
 
 export const summary = "on a KVM host: write a VM's exact guest→host TSC mapping from KVM debugfs";
@@ -59,12 +59,7 @@ Environment:
   CLOCKSOURCE_DEBUG   1: add a stack trace to an unexpected error
 `;
 function producer(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string };
-    return `clocksource kvm-mapping ${pkg.version ?? "?"}`;
-  } catch {
-    return "clocksource kvm-mapping";
-  }
+  return `clocksource kvm-mapping ${cliVersion()}`;
 }
 
 function build(epochs: readonly EpochInput<KvmTscParams>[], origin: Record<string, string | number | string[]>): MappingFile {

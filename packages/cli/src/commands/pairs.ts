@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import { buildMappingFile, clockPairsCodec, ClocksourceError, fitClockPairs, serializeMappingFile, writeUserFile, type ClockPair } from "@clocksource/core";
 import { UsageError, type CliIo } from "../cli-io.js";
+import { cliVersion } from "../package-versions.js";
 import { parseOptions } from "../parse-options.js";
 
 export const summary = "record pairs of this machine's counter and a clock, and write the mapping between them";
@@ -47,12 +47,7 @@ function intOption(name: string, v: string | undefined, dflt: number, min: numbe
 }
 
 function producer(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string };
-    return `clocksource pairs ${pkg.version ?? "?"}`;
-  } catch {
-    return "clocksource pairs";
-  }
+  return `clocksource pairs ${cliVersion()}`;
 }
 
 export async function run(args: string[], io: CliIo): Promise<number> {

@@ -15,7 +15,7 @@ export const help = `Usage: clocksource probe [--sysroot DIR] [--json] [--backen
 Probes this machine, or a snapshot laid out like a system root, and prints every
 fact with its source and confidence, every backend's verdict and the selection,
 then what the command runs with: the native counter reader (loaded, or why not),
-the backend packages installed and the plugins loaded.
+the backend packages built in and the plugins loaded.
 
 Options:
   --sysroot DIR            probe the snapshot at DIR instead of this machine (like lscpu --sysroot)

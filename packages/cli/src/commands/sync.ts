@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import {
   appendEpochs,
   buildMappingFile,
@@ -28,6 +27,7 @@ import {
 } from "@clocksource/paravirt";
 import { UsageError, type CliIo } from "../cli-io.js";
 import { mappingKinds } from "../mapping-kinds.js";
+import { cliVersion } from "../package-versions.js";
 import { parseOptions } from "../parse-options.js";
 
 export const summary = "estimate the guest → host clock offset from a host agent";
@@ -259,7 +259,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   let client: AgentClient | null = null;
   let file: MappingFile | null = null;
   let inconsistentSessions = 0;
-  const producer = `clocksource sync ${JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version as string}`;
+  const producer = `clocksource sync ${cliVersion()}`;
   try {
     for (let epoch = 0; epoch < count; epoch++) {
       if (epoch > 0) {

@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+"use strict";
+// The command line, as bundled by scripts/bundle-cli.mjs: one file per command, so that
+// start-up reads only the code of the command that runs (`--version` nearly nothing).
+const { existsSync } = require("node:fs");
+const { join } = require("node:path");
+
+// Output that cannot be written ends the command with one line, never a trace:
+// a closed pipe (`clocksource probe | head`) quietly, anything else as a failure.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (e) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    if (stream !== process.stderr) process.stderr.write(`clocksource: cannot write output: ${e.code ?? e.message}\n`);
+    process.exit(1);
+  });
+}
+// stdin only when a command reads it: creating the stream costs start-up time and makes a pipe non-blocking.
+const io = {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  get stdin() {
+    return process.stdin;
+  },
+  stdinFd: 0,
+  env: process.env,
+};
+
+const argv = process.argv.slice(2);
+const first = argv[0] ?? "";
+const dir = join(__dirname, "..", "bundle");
+let file = "main.cjs";
+if (first === "-V" || first === "--version") file = "version.cjs";
+else if (/^[a-z][a-z0-9-]*$/.test(first) && existsSync(join(dir, `cmd-${first}.cjs`))) file = `cmd-${first}.cjs`;
+
+let entry;
+try {
+  entry = require(join(dir, file));
+} catch (e) {
+  if (e && e.code === "MODULE_NOT_FOUND" && !existsSync(join(dir, file))) {
+    process.stderr.write(`clocksource: the command line is not built (${join(dir, file)} is missing): run npm run build\n`);
+    process.exit(1);
+  }
+  throw e;
+}
+entry.main(argv, io).then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,90 @@
+/**
+ * The installed command line is bundled (scripts/bundle-cli.mjs, run by
+ * `npm run build`): one self-contained file per command. These check the
+ * bundles the build made — what they hold, what they leave outside, and that
+ * they run with nothing installed beside them.
+ */
+import { spawnSync } from "node:child_process";
+import { builtinModules } from "node:module";
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { commandNames } from "../src/main.js";
+
+const CLI = join(__dirname, "..");
+const BUNDLE = join(CLI, "bundle");
+const read = (f: string) => readFileSync(join(BUNDLE, f), "utf8");
+const BUILTIN = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+
+/** Every module a bundle loads at run time by a literal name. */
+function requiredNames(text: string): string[] {
+  const patterns = [/\brequire\("([^"]+)"\)/g, /\bimport\("([^"]+)"\)/g, /(?:^|[;}\n])import(?:[\w$*{},\s]+from)?\s*"([^"]+)"/g];
+  return patterns.flatMap((p) => [...text.matchAll(p)].map((m) => m[1] as string));
+}
+
+describe("the bundled command line", () => {
+  const files = existsSync(BUNDLE) ? readdirSync(BUNDLE) : [];
+
+  it("has a file per command, one for --version, one for the rest, and the paravirtual probe's helper", () => {
+    for (const name of commandNames()) expect(files, name).toContain(`cmd-${name}.cjs`);
+    for (const f of ["version.cjs", "main.cjs", "sync-child.js", "THIRD-PARTY-NOTICES.txt"]) expect(files).toContain(f);
+  });
+
+  it("loads nothing from outside but Node's own modules, the optional native reader and the command files beside it", () => {
+    for (const f of files.filter((f) => /\.c?js$/.test(f))) {
+      const names = requiredNames(read(f));
+      const beside = names.filter((n) => n.startsWith("./"));
+      for (const n of beside) expect(files, `${f} loads ${n}`).toContain(n.slice(2));
+      expect(names.filter((n) => !BUILTIN.has(n) && n !== "@clocksource/native" && !beside.includes(n)), f).toEqual([]);
+    }
+    // Help loads each command from its own file rather than holding a second copy of all of them.
+    const fromMain = requiredNames(read("main.cjs")).filter((n) => n.startsWith("./cmd-"));
+    expect(fromMain.sort()).toEqual(commandNames().map((n) => `./cmd-${n}.cjs`).sort());
+    expect(read("main.cjs")).not.toContain("TypeInfo not known");
+  });
+
+  it("holds only what its command needs: convert has neither the DI container nor the trace readers", () => {
+    const convert = read("cmd-convert.cjs");
+    const probe = read("cmd-probe.cjs");
+    // tsyringe's own error message, and a trace reader's format name.
+    expect(probe).toContain("TypeInfo not known");
+    expect(convert).not.toContain("TypeInfo not known");
+    expect(read("cmd-trace.cjs")).toContain("trace-cmd");
+    expect(convert).not.toMatch(/PERFILE2/);
+    expect(read("version.cjs").length).toBeLessThan(convert.length);
+  });
+
+  it("names the licences of the third-party code inside", () => {
+    const notices = read("THIRD-PARTY-NOTICES.txt");
+    for (const pkg of ["tsyringe", "reflect-metadata"]) expect(notices).toMatch(new RegExp(`^${pkg} \\d+\\.\\d+\\.\\d+ \\(`, "m"));
+  });
+
+  describe("copied alone, with no node_modules beside it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "clocksource-bundle-"));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    for (const part of ["bin", "bundle", "package.json"]) cpSync(join(CLI, part), join(dir, part), { recursive: true });
+    const run = (args: string[]) => spawnSync(process.execPath, [join(dir, "bin/clocksource.cjs"), ...args], { encoding: "utf8", timeout: 60_000, cwd: dir, env: { PATH: process.env.PATH ?? "" } });
+
+    it("--version says which versions are built in and that the native reader is not installed", () => {
+      const r = run(["--version"]);
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toMatch(/^clocksource \d+\.\d+\.\d+\nnative reader: not loaded: @clocksource\/native is not installed .*\nbackend packages: @clocksource\/x86 \d+\.\d+\.\d+, @clocksource\/arm \d+\.\d+\.\d+, @clocksource\/paravirt \d+\.\d+\.\d+\n/);
+    });
+
+    it("probe --json works and selects a clock without the native reader", () => {
+      const r = run(["probe", "--json"]);
+      expect(r.status, r.stderr).toBe(0);
+      const doc = JSON.parse(r.stdout) as { selected?: string | null; runtime: { native: { loaded: boolean } } };
+      expect(doc.runtime.native.loaded).toBe(false);
+      expect(typeof doc.selected).toBe("string");
+    });
+
+    it("a command's usage error is one line with exit 2, as from the whole command line", () => {
+      const r = run(["convert", "--no-such-option"]);
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toMatch(/^clocksource: /);
+    });
+  });
+});
