@@ -1,4 +1,4 @@
-import type { ClocksourceErrorCode } from "@clocksource/core/mapping";
+import { isClocksourceError, type ClocksourceErrorCode } from "@clocksource/core/errors";
 import { EXIT, UsageError, type CliIo } from "./cli-io.js";
 
 /**
@@ -39,7 +39,6 @@ export async function withExitStatus(io: CliIo, body: () => Promise<number>): Pr
   try {
     return await body();
   } catch (e) {
-    const { isClocksourceError } = await import("@clocksource/core/mapping");
     if (e instanceof UsageError || isClocksourceError(e)) {
       io.stderr.write(`clocksource: ${e.message}\n`);
       return e instanceof UsageError ? EXIT.usage : (EXIT_FOR_CODE[e.code] ?? EXIT.failure);

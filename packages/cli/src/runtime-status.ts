@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import { backendPackages, cliVersion, type BackendPackageStatus } from "./package-versions.js";
 import type { LoadedPlugin } from "./plugins.js";
 
@@ -28,10 +29,10 @@ interface NativeModule {
  * present without an addon for this machine) and says what came of it.
  */
 export async function nativeStatus(): Promise<NativeStatus> {
-  // By name at run time: the CLI must start without it.
-  const name = "@clocksource/native";
+  // By name at run time, beside the command line (it is not bundled): the CLI must start without it.
+  // require(), as the backend packages load it: one copy, and no ES module loader to start.
   try {
-    const { availability: a } = (await import(name)) as NativeModule;
+    const { availability: a } = createRequire(import.meta.url)("@clocksource/native") as NativeModule;
     return a.available ? { loaded: true, ...(a.origin ? { origin: a.origin } : {}), path: a.path } : { loaded: false, reason: a.reason ?? "unknown reason" };
   } catch (e) {
     return { loaded: false, reason: `@clocksource/native is not installed (${String((e as Error)?.message ?? e).split("\n")[0]})` };

@@ -32,7 +32,7 @@ describe("@clocksource/native availability", () => {
   });
 
   it("CLOCKSOURCE_NATIVE=0 makes it unavailable with that reason (the fallback path every backend sees)", () => {
-    const dist = join(import.meta.dirname, "..", "dist", "index.js");
+    const dist = join(__dirname, "..", "dist", "index.js");
     const r = spawnSync(process.execPath, ["--input-type=module", "-e", `import(${JSON.stringify(dist)}).then((m) => console.log(JSON.stringify([m.availability, m.native, m.counterReader(), m.loadNativeReader()])))`], {
       encoding: "utf8",
       env: { PATH: process.env.PATH ?? "", CLOCKSOURCE_NATIVE: "0" },

@@ -9,11 +9,10 @@
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-const PKG = join(dirname(fileURLToPath(import.meta.url)), "..");
+const PKG = join(__dirname, "..");
 const REPO = join(PKG, "..", "..");
 
 function onPath(cmd: string): boolean {
