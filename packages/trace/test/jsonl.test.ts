@@ -159,6 +159,9 @@ describe("JSON lines traces", () => {
 const fieldValue: fc.Arbitrary<FieldValue> = fc.oneof(
   fc.integer(),
   fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+  fc.bigInt({ min: -(1n << 63n), max: -1n }),
+  fc.constantFrom(9007199254740991n, 9007199254740992n, -9007199254740991n, -9007199254740992n, 99999999n, 100000000n, 10000000000000000n),
+  fc.constantFrom(9007199254740991, -9007199254740991, 99_999_999, 100_000_000, 9_999, 10_000, -1, -0, 1.5, -2.25e-7, 1e21),
   fc.string({ maxLength: 12 }),
   fc.constant(null),
   fc.array(fc.integer(), { maxLength: 4 }),
@@ -183,7 +186,12 @@ describe("the dump schema reads back", () => {
         const enc = new EventLineEncoder("host", (b) => (b === "" ? "x86-tsc" : "mono"));
         const sorted = [...events].sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.cpu - b.cpu));
         const lines = sorted.map((e) => enc.encode(e));
-        for (const l of lines) expect(() => JSON.parse(l)).not.toThrow();
+        // Each line holds the event's values, checked against JSON.stringify (an independent encoder).
+        const plain = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? x.toString() : x instanceof Uint8Array ? Buffer.from(x).toString("hex") : x)));
+        sorted.forEach((e, i) => {
+          const got = JSON.parse(lines[i] as string);
+          expect(got).toEqual(plain({ machine: "host", ts: e.ts, cpu: e.cpu, pid: e.pid, tid: e.tid, comm: e.comm, event: e.name, fields: e.fields, clock: e.buffer === "" ? "x86-tsc" : "mono", ...(e.buffer === "" ? {} : { buffer: e.buffer }) }));
+        });
         const back = await read(lines.join(""));
         expect(back.warnings).toEqual([]);
         const again = new EventLineEncoder("host", (b) => (b === "" ? "x86-tsc" : "mono"));
