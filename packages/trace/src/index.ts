@@ -18,7 +18,6 @@ export * from "./writers/perfetto.js";
 export * from "./writers/chrome-json.js";
 export * from "./writers/text.js";
 export * from "./writers/jsonl.js";
-export * from "./writers/line-bytes.js";
 export * from "./open.js";
 export * from "./readers/index.js";
 export { clockUnitOf } from "./readers/text/clock-unit.js";
