@@ -11,7 +11,7 @@ import { armCounterReaderFrom, type ArmCounterReader } from "./native-reader.js"
 
 function loadNative(): NativeReader {
   try {
-    // Synchronous on purpose: Node ≥ 20.19 can require() the ES module; no top-level await in this package.
+    // Synchronous on purpose: the native package is CommonJS; no top-level await in this package.
     const mod = createRequire(import.meta.url)("@clocksource/native") as typeof import("@clocksource/native");
     return mod.loadNativeReader();
   } catch (e) {

@@ -6,11 +6,11 @@ import { mappingCodecRegistry, type MappingCodec, type MappingCodecRegistry } fr
  * `./mapping` entry, which pulls in neither probes nor native code).
  * Keep in step with mapping-kinds.ts (a test checks both list the same kinds).
  */
-export const MAPPING_KIND_TABLE: Readonly<Record<string, { readonly pkg: string; readonly load: () => Promise<MappingCodec<any>> }>> = {
-  "kvm-x86-tsc": { pkg: "@clocksource/x86", load: () => import("@clocksource/x86/mapping").then((m) => m.kvmTscCodec) },
-  "paravirt-estimate": { pkg: "@clocksource/paravirt", load: () => import("@clocksource/paravirt/mapping").then((m) => m.paravirtCodec) },
-  "arm-cntvoff": { pkg: "@clocksource/arm", load: () => import("@clocksource/arm/mapping").then((m) => m.armCntvoffCodec) },
-  "clock-pairs": { pkg: "@clocksource/core", load: () => import("@clocksource/core/mapping").then((m) => m.clockPairsCodec) },
+export const MAPPING_KIND_TABLE: Readonly<Record<string, { readonly load: () => Promise<MappingCodec<any>> }>> = {
+  "kvm-x86-tsc": { load: () => import("@clocksource/x86/mapping").then((m) => m.kvmTscCodec) },
+  "paravirt-estimate": { load: () => import("@clocksource/paravirt/mapping").then((m) => m.paravirtCodec) },
+  "arm-cntvoff": { load: () => import("@clocksource/arm/mapping").then((m) => m.armCntvoffCodec) },
+  "clock-pairs": { load: () => import("@clocksource/core/mapping").then((m) => m.clockPairsCodec) },
 };
 
 function load(kind: string): Promise<MappingCodec<any>> {

@@ -16,7 +16,7 @@ let loaded: NativeReader | undefined;
 export function nativeReader(): NativeReader {
   if (!loaded) {
     try {
-      // Synchronous on purpose: Node ≥ 20.19 can require() the ES module, and callers need an answer now.
+      // Synchronous on purpose: the native package is CommonJS, and callers need an answer now.
       const mod = createRequire(import.meta.url)("@clocksource/native") as typeof import("@clocksource/native");
       loaded = mod.loadNativeReader();
     } catch (e) {
