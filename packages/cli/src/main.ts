@@ -48,7 +48,6 @@ export async function commandHelps(): Promise<{ name: string; summary: string; h
   return out;
 }
 
-
 const TOP_HELP_TAIL = `
 Options:
   -h, --help     show help (also: clocksource help <command>, clocksource <command> --help)
