@@ -1,6 +1,7 @@
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
-import { applyBatchOp, batchConverter, buildMappingFile, isClocksourceError, mappingCodecRegistry, resolveMapping, U64_MAX, u64KernelsStatus } from "@clocksource/core";
+import { describe, it } from "vitest";
+import { buildMappingFile, mappingCodecRegistry, resolveMapping, U64_MAX, u64KernelsStatus } from "@clocksource/core";
+import { expectBatchConverterAgrees, expectBatchOpsAgree } from "../../../test/support/batch-agreement.js";
 import { armCntvoffCodec, type CntvoffParams } from "../src/index.js";
 
 const registry = mappingCodecRegistry([armCntvoffCodec]);
@@ -15,15 +16,7 @@ const params: fc.Arbitrary<CntvoffParams> = fc.record({
 describe(`arm-cntvoff batch hook (${u64KernelsStatus().ok ? "WebAssembly kernels" : "no WebAssembly"}) is the codec's own conversion`, () => {
   it("each operation equals create()'s function on every u64 (any input, not only w-bit ones)", () => {
     fc.assert(
-      fc.property(params, fc.array(u64, { maxLength: 20 }), (p, values) => {
-        const f = armCntvoffCodec.create(p, { vcpu: null, epoch: 0 });
-        const ops = armCntvoffCodec.createBatch?.(p, { vcpu: null, epoch: 0 });
-        expect(ops).toBeDefined();
-        for (const v of values) {
-          expect(applyBatchOp(ops!.forward, v)).toBe(f.forward(v));
-          expect(applyBatchOp(ops!.inverse, v)).toBe(f.inverse(v));
-        }
-      }),
+      fc.property(params, fc.array(u64, { maxLength: 20 }), (p, values) => expectBatchOpsAgree(armCntvoffCodec, p, values)),
       { numRuns: 2000 },
     );
   });
@@ -40,21 +33,7 @@ describe(`arm-cntvoff batch hook (${u64KernelsStatus().ok ? "WebAssembly kernels
           // consecutive guest ranges, as arm-mapping writes them
           epochs: ps.map((p, i) => ({ observedAt: "2025-01-01T00:00:00.000Z", params: { ...p, widthBits: w }, validFrom: i === 0 ? null : BigInt(i) << 40n, validUntil: i === ps.length - 1 ? null : BigInt(i + 1) << 40n })),
         });
-        const m = resolveMapping(file, registry);
-        for (const dir of ["forward", "inverse"] as const) {
-          const out = new BigUint64Array(values.length);
-          const status = new Int32Array(values.length);
-          batchConverter(m, dir).convert(BigUint64Array.from(values), out, status);
-          values.forEach((v, i) => {
-            try {
-              const c = m[dir](v);
-              expect([out[i], status[i]]).toEqual([c.value, c.epoch]);
-            } catch (e) {
-              if (!isClocksourceError(e, "OUT_OF_RANGE")) throw e;
-              expect([out[i], status[i]]).toEqual([v, -1]);
-            }
-          });
-        }
+        expectBatchConverterAgrees(resolveMapping(file, registry), values);
       }),
       { numRuns: 300 },
     );

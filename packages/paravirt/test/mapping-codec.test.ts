@@ -2,15 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isClocksourceError, mappingCodecRegistry, parseMappingFile, resolveMapping, serializeMappingFile, U64_MAX } from "@clocksource/core";
 import { estimateOffset, mappingFileFromSessions, paravirtBoundAt, paravirtCodec, type ParavirtParams, type SyncResult } from "../src/index.js";
-
-const paramsArb = fc.record({
-  referenceGuestNs: fc.bigInt({ min: 0n, max: 10n ** 15n }),
-  offsetNs: fc.bigInt({ min: -(10n ** 15n), max: 10n ** 15n }),
-  driftPpt: fc.bigInt({ min: -(10n ** 11n), max: 10n ** 11n }),
-  errorBoundNs: fc.bigInt({ min: 0n, max: 10n ** 9n }),
-  driftBoundPpt: fc.bigInt({ min: 0n, max: 10n ** 10n }),
-  hostTicksPerSecond: fc.option(fc.bigInt({ min: 1_000_000n, max: 5_000_000_000n }), { nil: null }),
-});
+import { paramsArb } from "./params-arb.js";
 
 /** A session whose exchanges put the host `offset` ns ahead of the guest, exactly. */
 function sessionWith(offset: bigint): SyncResult {

@@ -1,6 +1,7 @@
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
-import { applyBatchOp, batchConverter, buildMappingFile, isClocksourceError, mappingCodecRegistry, resolveMapping, U64_MAX, u64KernelsStatus } from "@clocksource/core";
+import { describe, it } from "vitest";
+import { buildMappingFile, mappingCodecRegistry, resolveMapping, U64_MAX, u64KernelsStatus } from "@clocksource/core";
+import { expectBatchConverterAgrees, expectBatchOpsAgree } from "../../../test/support/batch-agreement.js";
 import { KVM_TSC_FRAC_BITS, KVM_TSC_RATIO_MAX, kvmTscCodec, type KvmTscParams } from "../src/index.js";
 
 const u64 = fc.oneof(fc.constantFrom(0n, 1n, U64_MAX, U64_MAX - 1n, 1n << 63n), fc.bigInt({ min: 0n, max: U64_MAX }));
@@ -14,20 +15,7 @@ const registry = mappingCodecRegistry([kvmTscCodec]);
 describe(`kvm-x86-tsc batch hook (${u64KernelsStatus().ok ? "WebAssembly kernels" : "no WebAssembly"}) is the codec's own conversion`, () => {
   it("its operations give create()'s result, failing exactly where it is out of range", () => {
     fc.assert(
-      fc.property(params, fc.array(u64, { maxLength: 10 }), (p, values) => {
-        const f = kvmTscCodec.create(p, { vcpu: null, epoch: 0 });
-        const ops = kvmTscCodec.createBatch?.(p, { vcpu: null, epoch: 0 });
-        for (const v of values) {
-          let want: bigint | undefined;
-          try {
-            want = f.forward(v);
-          } catch (e) {
-            if (!isClocksourceError(e, "OUT_OF_RANGE")) throw e;
-          }
-          expect(applyBatchOp(ops!.forward, v)).toBe(want);
-          expect(applyBatchOp(ops!.inverse, v)).toBe(f.inverse(v));
-        }
-      }),
+      fc.property(params, fc.array(u64, { maxLength: 10 }), (p, values) => expectBatchOpsAgree(kvmTscCodec, p, values)),
       { numRuns: 3000 },
     );
   });
@@ -47,26 +35,7 @@ describe(`kvm-x86-tsc batch hook (${u64KernelsStatus().ok ? "WebAssembly kernels
         });
         const values = [from - 1n, from, from + window - 1n, from + window, ...random].filter((v) => v >= 0n && v <= U64_MAX);
         for (const vcpu of [0, 1]) {
-          const m = resolveMapping(file, registry, { vcpu });
-          for (const dir of ["forward", "inverse"] as const) {
-            const out = new BigUint64Array(values.length);
-            const status = new Int32Array(values.length);
-            const counts = batchConverter(m, dir).convert(BigUint64Array.from(values), out, status);
-            let outside = 0;
-            let ambiguous = 0;
-            values.forEach((v, i) => {
-              try {
-                const c = m[dir](v);
-                if (c.ambiguous) ambiguous++;
-                expect([out[i], status[i]]).toEqual([c.value, c.epoch]);
-              } catch (e) {
-                if (!isClocksourceError(e, "OUT_OF_RANGE")) throw e;
-                outside++;
-                expect([out[i], status[i]]).toEqual([v, -1]);
-              }
-            });
-            expect(counts).toEqual({ outside, ambiguous });
-          }
+          expectBatchConverterAgrees(resolveMapping(file, registry, { vcpu }), values);
         }
       }),
       { numRuns: 300 },
