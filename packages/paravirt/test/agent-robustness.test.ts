@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, lstatSync } from "node:fs";
-import { createServer } from "node:net";
+import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -28,6 +28,17 @@ const TOKEN = Buffer.from("a-shared-secret-of-32-bytes-long!");
 
 function helloFrame(seq = 1): Buffer {
   return encodeFrame(MSG.hello, seq, encodeHello({ minVersion: 1, maxVersion: 1, maxPayloadBytes: 4096, clientNonce: randomBytes(16) }));
+}
+
+/** A raw session past its HELLO: the socket once WELCOME arrived, and what it receives until it closes. */
+async function welcomedSession(path: string): Promise<{ s: Socket; done: ReturnType<typeof collectUntilClose> }> {
+  const s = await connectRaw({ path });
+  let welcomed!: () => void;
+  const welcome = new Promise<void>((r) => (welcomed = r));
+  const done = collectUntilClose(s, (f: Frame) => f.type === MSG.welcome && welcomed());
+  s.write(helloFrame());
+  await welcome;
+  return { s, done };
 }
 
 describe("the agent holds", () => {
@@ -292,12 +303,7 @@ describe("the agent holds", () => {
     const p = join(tmp.dir, "internal.sock");
     await a.listen(parseEndpoint(`unix:${p}`));
     try {
-      const s = await connectRaw({ path: p });
-      let welcomed!: () => void;
-      const welcome = new Promise<void>((r) => (welcomed = r));
-      const done = collectUntilClose(s, (f: Frame) => f.type === MSG.welcome && welcomed());
-      s.write(helloFrame());
-      await welcome;
+      const { s, done } = await welcomedSession(p);
       s.write(encodeFrame(MSG.timeRequest, 2, encodeTimeRequest(1n)));
       const { errors } = await done;
       expect(errors[0]?.code).toBe(ERROR_CODE.internal);
@@ -368,12 +374,7 @@ describe("the agent holds", () => {
       expect(r0.errors[0]?.message).toMatch(/1048576 bytes exceeds the limit of 4096/);
 
       // After HELLO: 4 MiB, 1 KiB per write, each write after the previous one was flushed.
-      const s = await connectRaw({ path: p });
-      let welcomed!: () => void;
-      const welcome = new Promise<void>((r) => (welcomed = r));
-      const done = collectUntilClose(s, (f: Frame) => f.type === MSG.welcome && welcomed());
-      s.write(helloFrame());
-      await welcome;
+      const { s, done } = await welcomedSession(p);
       const frame = encodeFrame(MSG.timeRequest, 9, Buffer.alloc(4 * 1024 * 1024, 1));
       for (let i = 0; i < frame.length; i += 1024) {
         await new Promise<void>((r) => s.write(frame.subarray(i, i + 1024), () => r()));
@@ -391,12 +392,7 @@ describe("the agent holds", () => {
     const a = new HostAgent();
     const p = join(tmp.dir, "bye.sock");
     await a.listen(parseEndpoint(`unix:${p}`));
-    const s = await connectRaw({ path: p });
-    let welcomed!: () => void;
-    const welcome = new Promise<void>((r) => (welcomed = r));
-    const done = collectUntilClose(s, (f) => f.type === MSG.welcome && welcomed());
-    s.write(helloFrame());
-    await welcome; // a session in progress, not a half-accepted connection
+    const { done } = await welcomedSession(p); // a session in progress, not a half-accepted connection
     await a.close();
     const r = await done;
     expect(r.errors[0]?.code).toBe(ERROR_CODE.shuttingDown);
