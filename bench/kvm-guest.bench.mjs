@@ -5,11 +5,11 @@
 // events, gcc and trace-cmd; says what is missing and exits 0 otherwise. The test of the same
 // chain is test/kvm-guest.test.ts; docs/merge.md replays it by hand.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { extractInstance, TRACEFS } from "../packages/trace/bench/tracefs-extract.mjs";
+import { extractInstances, removeInstance, TRACEFS } from "../packages/trace/bench/tracefs-extract.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(root, "packages/cli/bin/clocksource.cjs");
@@ -67,7 +67,7 @@ try {
   if ((await closed) !== 0) throw new Error(`harness: ${err}`);
   writeFileSync(join(inst, "tracing_on"), "0");
   const host = join(work, "host.dat");
-  extractInstance(name, host, join(work, "scratch"));
+  extractInstances([name], host, join(work, "scratch"));
   const guest = join(work, "vm1.jsonl");
   writeFileSync(guest, out);
   const tid = Number(/vcpu 0 tid=(\d+)/.exec(err)?.[1]);
@@ -115,13 +115,6 @@ try {
   console.log(`kvm-guest bench skipped: ${e.message}`);
 } finally {
   if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  if (existsSync(inst)) {
-    try {
-      writeFileSync(join(inst, "tracing_on"), "0");
-      rmdirSync(inst);
-    } catch {
-      // removed already
-    }
-  }
+  removeInstance(inst);
   rmSync(work, { recursive: true, force: true });
 }

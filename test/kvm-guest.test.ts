@@ -14,14 +14,13 @@
  * missing elsewhere. Leaves no tracefs instance, VM or process behind.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { extractInstances } from "../packages/trace/test/support/tracefs-record.js";
+import { extractInstances, removeInstance, TRACEFS } from "../packages/trace/test/support/tracefs-record.js";
 import { CLI_BIN } from "./support/run-cli.js";
 
-const TRACEFS = "/sys/kernel/tracing";
 const HARNESS_SRC = join(import.meta.dirname, "kvm", "kvm-guest-harness.c");
 const LOOPS = 2000;
 const HOST_EVENTS = ["kvm_pio", "kvm_cpuid", "kvm_userspace_exit", "kvm_fpu", "kvm_write_tsc_offset", "kvm_entry", "kvm_exit"];
@@ -33,18 +32,7 @@ const children: ChildProcess[] = [];
 
 function cleanup(): void {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  if (existsSync(instanceDir)) {
-    try {
-      writeFileSync(join(instanceDir, "tracing_on"), "0");
-    } catch {
-      // gone already
-    }
-    try {
-      rmdirSync(instanceDir);
-    } catch {
-      // trace-cmd may have removed it
-    }
-  }
+  removeInstance(instanceDir);
 }
 afterAll(() => {
   cleanup();

@@ -8,27 +8,19 @@
  * between its two stamps, give or take the mapping's bound.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseMappingFile } from "@clocksource/core";
-import { extractInstances } from "../../trace/test/support/tracefs-record.js";
+import { extractInstances, removeInstance, TRACEFS } from "../../trace/test/support/tracefs-record.js";
 import { CLI_BIN, runCli } from "../../../test/support/run-cli.js";
 
-const TRACEFS = "/sys/kernel/tracing";
 const tmp = mkdtempSync(join(tmpdir(), "pairs-"));
 const instance = `clocksource-pairs-${process.pid}`;
 const instanceDir = join(TRACEFS, "instances", instance);
 afterAll(() => {
-  if (existsSync(instanceDir)) {
-    try {
-      writeFileSync(join(instanceDir, "tracing_on"), "0");
-      rmdirSync(instanceDir);
-    } catch {
-      // removed already
-    }
-  }
+  removeInstance(instanceDir);
   rmSync(tmp, { recursive: true, force: true });
 });
 

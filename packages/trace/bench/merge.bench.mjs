@@ -9,11 +9,11 @@
 // tracefs instances of our own (removed after): trace_marker writes from a small C loop
 // pinned to each CPU. They are kept in the temp directory for the next run.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { extractInstance } from "./tracefs-extract.mjs";
+import { extractInstances, removeInstance } from "./tracefs-extract.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const TRACEFS = "/sys/kernel/tracing";
@@ -69,15 +69,9 @@ function record(events, out, scratch) {
     const procs = Array.from({ length: cpus }, (_, c) => spawnSync("taskset", ["-c", String(c), writer, join(inst, "trace_marker"), String(per)]));
     for (const p of procs) if (p.status !== 0) throw new Error(`marker writer: ${p.stderr}`);
     writeFileSync(join(inst, "tracing_on"), "0");
-    extractInstance(name, out, scratch);
+    extractInstances([name], out, scratch);
   } finally {
-    if (existsSync(inst)) {
-      try {
-        rmdirSync(inst);
-      } catch {
-        // trace-cmd removed it
-      }
-    }
+    removeInstance(inst);
   }
 }
 

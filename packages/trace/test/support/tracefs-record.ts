@@ -19,11 +19,12 @@
  *   pages are untouched).
  */
 import { spawnSync } from "node:child_process";
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
+import { extractInstances, removeInstance, TRACEFS } from "./tracefs-instances.mjs";
 
-export const TRACEFS = "/sys/kernel/tracing";
+export { extractInstances, removeInstance, TRACEFS };
 
 /** Whether recording can run here; `reason` says what is missing when not. */
 export function tracefsRecordSupport(clock?: string): { ok: boolean; reason: string } {
@@ -85,27 +86,6 @@ function run(cmd: string, args: readonly string[], what: string): string {
 }
 
 let counter = 0;
-
-/**
- * `trace-cmd extract` of our own tracefs instances into `out`, in a private
- * mount namespace where trace-cmd sees what it should: the first instance's
- * trace_clock as the top level's (trace-cmd 3.1 names the top level's clock
- * for every buffer), and empty top-level per-CPU buffers (it would otherwise
- * drain the machine's global buffer, which other users may be reading).
- * `extraMounts` are more `mount --bind` commands for the same namespace.
- */
-export function extractInstances(names: readonly string[], out: string, scratch: string, extraMounts: readonly string[] = []): void {
-  const mounts = [...extraMounts, `mount --bind '${join(TRACEFS, "instances", names[0] as string)}/trace_clock' '${TRACEFS}/trace_clock'`];
-  const perCpu = join(scratch, "per_cpu");
-  for (const cpu of readdirSync(join(TRACEFS, "per_cpu"))) {
-    mkdirSync(join(perCpu, cpu), { recursive: true });
-    writeFileSync(join(perCpu, cpu, "trace_pipe_raw"), "");
-    writeFileSync(join(perCpu, cpu, "stats"), readFileSync(join(TRACEFS, "per_cpu", cpu, "stats")));
-  }
-  mounts.push(`mount --bind '${perCpu}' '${TRACEFS}/per_cpu'`);
-  const extract = ["trace-cmd extract", ...names.map((nm) => `-B '${nm}'`), `-o '${out}'`].join(" ");
-  run("unshare", ["-m", "sh", "-c", `${mounts.join(" && ")} && ${extract}`], "trace-cmd extract");
-}
 
 /**
  * Records into fresh tracefs instance(s) and writes `<dir>/<base>-v7-zstd.dat`,
@@ -173,16 +153,7 @@ export function recordTraceDat(dir: string, base: string, o: RecordOptions): Rec
     run("trace-cmd", ["convert", "--file-version", "6", "-i", tmp, "-o", v6], "trace-cmd convert (v6)");
     return { v7zstd, v7none, v6, buffers: names };
   } finally {
-    for (const d of dirs) {
-      if (existsSync(d)) {
-        try {
-          writeFileSync(join(d, "tracing_on"), "0");
-        } catch {
-          // already gone
-        }
-        rmdirSync(d);
-      }
-    }
+    for (const d of dirs) removeInstance(d);
     rmSync(scratch, { recursive: true, force: true });
   }
 }

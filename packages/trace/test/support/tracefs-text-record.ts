@@ -7,10 +7,11 @@
  * always removed. (Recording trace.dat files is `tracefs-record.ts`'s job.)
  */
 import { spawnSync } from "node:child_process";
-import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, writeFileSync } from "node:fs";
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { removeInstance, TRACEFS } from "./tracefs-instances.mjs";
 
-export const TRACEFS = "/sys/kernel/tracing";
+export { TRACEFS };
 
 /** Whether tracefs text can be recorded here; `reason` says what is missing. */
 export function tracefsTextSupport(): { ok: boolean; reason: string } {
@@ -100,11 +101,6 @@ export function recordTracefsText(o: TextRecordOptions): TextRecording {
     const pipe = o.pipe ? readNonBlocking(join(dir, "trace_pipe")) : null;
     return { trace, pipe, markers, entries };
   } finally {
-    try {
-      writeFileSync(join(dir, "tracing_on"), "0");
-    } catch {
-      // the instance is going anyway
-    }
-    rmdirSync(dir);
+    removeInstance(dir);
   }
 }
