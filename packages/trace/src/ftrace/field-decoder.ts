@@ -1,5 +1,5 @@
 import type { EventFields, FieldValue } from "../model/event.js";
-import { decodeText } from "./byte-cursor.js";
+import { cString } from "./c-string.js";
 import type { EventFormat, FormatField } from "./event-format.js";
 
 /** Decodes one record of a known format: `common_pid` and the event's own fields. */
@@ -103,22 +103,41 @@ function readArray(v: DataView, elem: K, elemSize: number, p: number, count: num
   return out;
 }
 
-function cString(u8: Uint8Array, start: number, end: number): string {
-  let e = start;
-  while (e < end && u8[e] !== 0) e++;
-  return decodeText(u8, start, e);
-}
-
 /** Decodes the fields of one record given both views of its bytes (what the readers' hot loops call). */
 export type FieldsDecoder = (view: DataView, bytes: Uint8Array, offset: number, length: number) => EventFields;
 
-/**
- * The fields-only form of {@link createFieldDecoder}, for readers that hold a
- * DataView and a Uint8Array over the same bytes and read `common_pid` themselves.
- */
-export function createFieldsDecoder(format: EventFormat, littleEndian: boolean): FieldsDecoder {
-  const le = littleEndian;
-  const steps = format.fields.map(compile);
+/** One field of the record at `offset` whose bytes end at `end`. */
+function decodeStep(view: DataView, bytes: Uint8Array, offset: number, end: number, s: Step, le: boolean): FieldValue {
+  const p = offset + s.offset;
+  if (s.kind <= K_S64) return p + s.size <= end ? readScalar(view, s.kind, p, le) : null;
+  switch (s.kind) {
+    case K_StrFixed:
+      return p + s.size <= end ? cString(bytes, p, p + s.size) : null;
+    case K_StrTail:
+      return p <= end ? cString(bytes, p, end) : null;
+    case K_ArrFixed:
+      return p + s.size <= end ? readArray(view, s.elem, s.elemSize, p, s.size / s.elemSize, le) : null;
+    case K_ArrTail:
+      return p <= end ? readArray(view, s.elem, s.elemSize, p, Math.floor((end - p) / s.elemSize), le) : null;
+    case K_BytesFixed:
+      return p + s.size <= end ? bytes.slice(p, p + s.size) : null;
+    case K_BytesTail:
+      return p <= end ? bytes.slice(p, end) : null;
+  }
+  // __data_loc / __rel_loc: a u32 word, low half the offset, high half the length.
+  if (p + 4 > end) return null;
+  const w = view.getUint32(p, le);
+  let start = offset + (w & 0xffff);
+  if (s.rel) start += s.offset + 4;
+  const n = w >>> 16;
+  if (start + n > end) return null;
+  if (s.kind === K_StrDyn) return cString(bytes, start, start + n);
+  if (s.kind === K_ArrDyn) return readArray(view, s.elem, s.elemSize, start, Math.floor(n / s.elemSize), le);
+  return bytes.slice(start, start + n);
+}
+
+/** The step-by-step decoder: the format's steps walked for every record. */
+function interpretedDecoder(steps: readonly Step[], le: boolean): FieldsDecoder {
   // A field named __proto__ must not reach a plain object's prototype setter.
   const nullProto = steps.some((s) => s.name === "__proto__");
   return (view, bytes, offset, length) => {
@@ -126,41 +145,71 @@ export function createFieldsDecoder(format: EventFormat, littleEndian: boolean):
     const fields: EventFields = nullProto ? (Object.create(null) as EventFields) : {};
     for (let i = 0; i < steps.length; i++) {
       const s = steps[i] as Step;
-      const p = offset + s.offset;
-      let value: FieldValue;
-      if (s.kind <= K_S64) {
-        value = p + s.size <= end ? readScalar(view, s.kind, p, le) : null;
-      } else if (s.kind === K_StrFixed) {
-        value = p + s.size <= end ? cString(bytes, p, p + s.size) : null;
-      } else if (s.kind === K_StrTail) {
-        value = p <= end ? cString(bytes, p, end) : null;
-      } else if (s.kind === K_ArrFixed) {
-        value = p + s.size <= end ? readArray(view, s.elem, s.elemSize, p, s.size / s.elemSize, le) : null;
-      } else if (s.kind === K_ArrTail) {
-        value = p <= end ? readArray(view, s.elem, s.elemSize, p, Math.floor((end - p) / s.elemSize), le) : null;
-      } else if (s.kind === K_BytesFixed) {
-        value = p + s.size <= end ? bytes.slice(p, p + s.size) : null;
-      } else if (s.kind === K_BytesTail) {
-        value = p <= end ? bytes.slice(p, end) : null;
-      } else {
-        // __data_loc / __rel_loc: a u32 word, low half the offset, high half the length.
-        if (p + 4 > end) {
-          value = null;
-        } else {
-          const w = view.getUint32(p, le);
-          let start = offset + (w & 0xffff);
-          if (s.rel) start += s.offset + 4;
-          const n = w >>> 16;
-          if (start + n > end) value = null;
-          else if (s.kind === K_StrDyn) value = cString(bytes, start, start + n);
-          else if (s.kind === K_ArrDyn) value = readArray(view, s.elem, s.elemSize, start, Math.floor(n / s.elemSize), le);
-          else value = bytes.slice(start, start + n);
-        }
-      }
-      fields[s.name] = value;
+      fields[s.name] = decodeStep(view, bytes, offset, end, s, le);
     }
     return fields;
   };
+}
+
+const GETTERS: Readonly<Record<number, string>> = {
+  [K_U8]: "getUint8",
+  [K_S8]: "getInt8",
+  [K_U16]: "getUint16",
+  [K_S16]: "getInt16",
+  [K_U32]: "getUint32",
+  [K_S32]: "getInt32",
+  [K_U64]: "getBigUint64",
+  [K_S64]: "getBigInt64",
+};
+
+/**
+ * The same decoder compiled to one function per format: every offset a
+ * constant, every fixed-size scalar and string read inline, and the fields
+ * object built by one literal, so it is born with its final shape instead of
+ * growing a property at a time (the decoder is the reader's hottest code).
+ * Only numbers checked to be integers and names quoted by `JSON.stringify`
+ * reach the source text. Returns null when the format cannot be compiled
+ * (a field named `__proto__`, which a literal would take as the prototype) or
+ * the engine refuses code generation; the interpreted decoder is used then.
+ */
+function compiledDecoder(steps: readonly Step[], le: boolean): FieldsDecoder | null {
+  if (steps.some((s) => s.name === "__proto__" || !Number.isSafeInteger(s.offset) || !Number.isSafeInteger(s.size))) return null;
+  const props = steps.map((s, i) => {
+    const key = JSON.stringify(s.name);
+    const p = `offset + ${s.offset}`;
+    const getter = GETTERS[s.kind];
+    if (getter !== undefined) return `${key}: ${p} + ${s.size} <= end ? view.${getter}(${p}, ${le}) : null`;
+    if (s.kind === K_StrFixed) return `${key}: ${p} + ${s.size} <= end ? cString(bytes, ${p}, ${p} + ${s.size}) : null`;
+    return `${key}: decodeStep(view, bytes, offset, end, steps[${i}], ${le})`;
+  });
+  const body = `"use strict";\nreturn (view, bytes, offset, length) => {\n  const end = offset + length;\n  return {\n    ${props.join(",\n    ")}\n  };\n};`;
+  try {
+    const make = new Function("cString", "decodeStep", "steps", body) as (c: typeof cString, d: typeof decodeStep, s: readonly Step[]) => FieldsDecoder;
+    return make(cString, decodeStep, steps);
+  } catch {
+    return null;
+  }
+}
+
+/** How {@link createFieldsDecoder} builds the decoder: compiled when it can (the default), or interpreted. */
+export interface FieldsDecoderOptions {
+  readonly compile?: boolean;
+}
+
+/** The compiled decoder of a format, or null where it cannot be compiled (see {@link createFieldsDecoder}). */
+export function compileFieldsDecoder(format: EventFormat, littleEndian: boolean): FieldsDecoder | null {
+  return compiledDecoder(format.fields.map(compile), littleEndian);
+}
+
+/**
+ * The fields-only form of {@link createFieldDecoder}, for readers that hold a
+ * DataView and a Uint8Array over the same bytes and read `common_pid` themselves.
+ * The compiled and the interpreted decoder give the same fields, in the same
+ * order, for every record (property-tested).
+ */
+export function createFieldsDecoder(format: EventFormat, littleEndian: boolean, options: FieldsDecoderOptions = {}): FieldsDecoder {
+  const steps = format.fields.map(compile);
+  return (options.compile !== false ? compiledDecoder(steps, littleEndian) : null) ?? interpretedDecoder(steps, littleEndian);
 }
 
 /** Offset of `common_pid` (a 4-byte int) in a format's records, or -1. */

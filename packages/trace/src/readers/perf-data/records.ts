@@ -6,6 +6,7 @@
  * with the reason (the caller counts it and goes on with the next record).
  */
 import type { EventFields } from "../../model/event.js";
+import { cString } from "../../ftrace/c-string.js";
 import { Misc, Rec } from "./constants.js";
 import { PerfEvent } from "./event.js";
 import type { Stream } from "./streams.js";
@@ -28,24 +29,6 @@ export class BadRecord {
 
 const MAX_CALLCHAIN = 1 << 16;
 const EMPTY_FIELDS: EventFields = Object.freeze({}) as EventFields;
-
-/** C string in `bytes[start, end)` up to its NUL, as text (ASCII fast path). */
-export function cString(bytes: Uint8Array, start: number, end: number): string {
-  let e = start;
-  let ascii = true;
-  while (e < end) {
-    const b = bytes[e] as number;
-    if (b === 0) break;
-    if (b >= 0x80) ascii = false;
-    e++;
-  }
-  if (ascii && e - start <= 64) {
-    let s = "";
-    for (let i = start; i < e; i++) s += String.fromCharCode(bytes[i] as number);
-    return s;
-  }
-  return Buffer.from(bytes.buffer, bytes.byteOffset + start, e - start).toString("utf8");
-}
 
 function u64Safe(v: bigint): number | bigint {
   return v <= 9007199254740991n ? Number(v) : v;
