@@ -23,3 +23,4 @@ export * from "./readers/index.js";
 export { clockUnitOf } from "./readers/text/clock-unit.js";
 export type { TextReaderOptions } from "./readers/text/line-trace-reader.js";
 export { EventLineEncoder } from "./readers/jsonl/event-line-encoder.js";
+export { EventLineBytes, type ChunkHandoff } from "./readers/jsonl/event-line-bytes.js";

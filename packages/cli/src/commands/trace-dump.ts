@@ -2,49 +2,33 @@
  * `clocksource trace dump`: every event of a trace as JSON lines on stdout,
  * streamed in constant memory.
  */
-import { EventLineEncoder, type TraceEvent, type TraceReader } from "@clocksource/trace";
+import { EventLineBytes, type ChunkHandoff, type TraceEvent, type TraceReader } from "@clocksource/trace";
 import type { CliIo } from "../cli-io.js";
 
-/** Output is handed to the stream in pieces of this many bytes. */
-const CHUNK_BYTES = 1 << 16;
-
 /**
- * Writes to a stream in pieces of 64 KiB and waits only when the stream says
- * its buffer is full: an `await` per full pipe, never one per event. Text is
- * encoded into a byte buffer line by line: handing the stream long strings
- * built with `+=` costs more, because converting a rope to bytes is slow. A
- * stream that errors or closes while waited on ends the wait (a closed pipe
- * is the process's to end quietly on EPIPE).
+ * Hands chunks to a stream and waits only when the stream says its buffer is
+ * full: an `await` per full pipe, never one per event. A stream that errors or
+ * closes while waited on ends the wait (a closed pipe is the process's to end
+ * quietly on EPIPE).
  */
-export class ChunkWriter {
-  private buf = Buffer.allocUnsafe(CHUNK_BYTES);
-  private used = 0;
+export class StreamChunks {
   private blocked = false;
+  /**
+   * Whether a chunk is free again once written and nothing is left queued:
+   * true only for a stream over a file descriptor, which writes through; a
+   * stream in memory (a test's collector, a Transform) may keep the chunk.
+   */
+  private readonly writesThrough: boolean;
 
-  constructor(private readonly stream: NodeJS.WritableStream) {}
-
-  /** Adds text; returns true when the stream is full and the caller should {@link drain}. */
-  add(s: string): boolean {
-    // A UTF-16 code unit takes at most 3 bytes of UTF-8.
-    if (this.used + s.length * 3 > CHUNK_BYTES) {
-      this.writePending();
-      if (s.length * 3 > CHUNK_BYTES) {
-        if (!this.stream.write(s)) this.blocked = true;
-        return this.blocked;
-      }
-    }
-    this.used += this.buf.write(s, this.used);
-    return this.blocked;
+  constructor(private readonly stream: NodeJS.WritableStream) {
+    this.writesThrough = typeof (stream as { fd?: unknown }).fd === "number";
   }
 
-  private writePending(): void {
-    if (this.used === 0) return;
-    const chunk = this.buf.subarray(0, this.used);
-    // The stream may keep the chunk until it is written: never reuse it.
-    this.buf = Buffer.allocUnsafe(CHUNK_BYTES);
-    this.used = 0;
+  /** The sink for {@link EventLineBytes}: writes a chunk; true when the chunk may be reused. */
+  readonly sink: ChunkHandoff = (chunk) => {
     if (!this.stream.write(chunk)) this.blocked = true;
-  }
+    return this.writesThrough && (this.stream as NodeJS.WritableStream & { writableLength?: number }).writableLength === 0;
+  };
 
   /** Waits until the stream takes more, if it said it was full. */
   async drain(): Promise<void> {
@@ -68,12 +52,6 @@ export class ChunkWriter {
     });
     this.blocked = false;
   }
-
-  /** Writes what is pending and waits for the stream to take it. */
-  async flush(): Promise<void> {
-    this.writePending();
-    await this.drain();
-  }
 }
 
 /** How many warnings `dump` repeats on stderr (all are in `trace info`). */
@@ -89,16 +67,16 @@ export async function dumpTrace(reader: TraceReader, machine: string, io: CliIo)
     const info = reader.info;
     return (info.buffers.find((b) => b.name === buffer)?.clock ?? info.clock).name;
   };
-  const enc = new EventLineEncoder(machine, clockOf);
-  const out = new ChunkWriter(io.stdout);
+  const out = new StreamChunks(io.stdout);
+  const enc = new EventLineBytes(machine, clockOf, out.sink);
   try {
     for await (const batch of reader.batches()) {
-      let full = false;
-      for (let i = 0; i < batch.length; i++) full = out.add(enc.encode(batch[i] as TraceEvent));
-      if (full) await out.drain();
+      for (let i = 0; i < batch.length; i++) enc.write(batch[i] as TraceEvent);
+      await out.drain();
     }
   } finally {
-    await out.flush();
+    enc.flush();
+    await out.drain();
   }
   const w = reader.warnings;
   for (const line of w.slice(0, WARNINGS_SHOWN)) io.stderr.write(`clocksource: warning: ${line}\n`);

@@ -19,7 +19,8 @@ import { hexBytes } from "../../writers/field-text.js";
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 const CACHE_LIMIT = 8192;
 
-function jsonString(s: string): string {
+/** A string as JSON text (the engine's escaping only when something needs it). */
+export function jsonString(s: string): string {
   return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
 }
 
@@ -100,7 +101,8 @@ export class EventLineEncoder {
   }
 }
 
-function valueJson(v: FieldValue): string {
+/** JSON text of the field values that are neither numbers, strings nor bigints. */
+export function valueJson(v: FieldValue): string {
   if (v === null || v === undefined) return "null";
   if (v instanceof Uint8Array) return `"${hexBytes(v)}"`;
   const a = v as readonly (number | bigint)[];
