@@ -63,6 +63,8 @@ export class EventLineBytes {
   /** JSON bytes of field names, with (`keys`) and without (`firstKeys`) a leading `,`. */
   private readonly keys = new Map<string, Uint8Array>();
   private readonly firstKeys = new Map<string, Uint8Array>();
+  private lastBig = 0n;
+  private lastBigBytes = bytesOf('"0"');
 
   /**
    * @param machine the machine name every line carries
@@ -268,7 +270,12 @@ export class EventLineBytes {
       this.uint(n);
       buf[this.pos++] = 34;
     } else {
-      this.text(`"${v}"`);
+      // Larger ones are mostly kernel addresses (an ip), which repeat: converting a bigint to decimal is not cheap.
+      if (v !== this.lastBig) {
+        this.lastBig = v;
+        this.lastBigBytes = bytesOf(`"${v}"`);
+      }
+      this.copy(this.lastBigBytes);
     }
   }
 
