@@ -12,6 +12,7 @@ export * from "./merge/time-edges.js";
 export * from "./merge/merger.js";
 export * from "./merge/tsc-offset-events.js";
 export * from "./merge/plan.js";
+export { ticksToNanoseconds } from "./merge/ticks-to-ns.js";
 export * from "./writers/writer.js";
 export * from "./writers/field-text.js";
 export * from "./writers/perfetto.js";

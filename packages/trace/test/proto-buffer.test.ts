@@ -18,6 +18,23 @@ describe("ProtoBuffer", () => {
     fc.assert(fc.property(fc.bigInt({ min: 0n, max: (1n << 53n) - 1n }), (v) => check(v)), { numRuns: 5000 });
   });
 
+  it("encodes a stream of int64 values with repeats (the last large value's bytes are reused) as the standard writer does", () => {
+    const pool = fc.constantFrom(-1n, -5n, 0n, 1n << 53n, (1n << 64n) - 1n, 0xffff_ffff_8100_0000n, 0xffff_ffff_8100_0001n, 1n << 63n, 42n, -(1n << 63n));
+    fc.assert(
+      fc.property(fc.array(fc.oneof(pool, fc.bigInt({ min: -(1n << 63n), max: (1n << 64n) - 1n })), { maxLength: 40 }), (vs) => {
+        const ours = new ProtoBuffer(8);
+        const theirs = new BinaryWriter();
+        for (const v of vs) {
+          ours.varint64(v);
+          if (v < 0n) theirs.int64(v);
+          else theirs.uint64(v);
+        }
+        expect(Buffer.from(ours.take()).toString("hex")).toBe(Buffer.from(theirs.finish()).toString("hex"));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it("encodes numbers below 2^53 like their bigint, and negative int64 as two's complement", () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), (n) => {

@@ -11,6 +11,7 @@ import {
   PerfettoWriter,
   planMerge,
   TextWriter,
+  ticksToNanoseconds,
   type MergeStats,
   type MergeWriter,
   type PlanInput,
@@ -241,7 +242,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
       if (targetHz === null) {
         throw new UsageError(`merge: the target ${plan.target} counts ticks; ${format} needs nanoseconds: give --target-hz (its ticks per second), or a nanosecond --target`);
       }
-      toNanoseconds = (ts) => (ts * 1_000_000_000n) / targetHz;
+      toNanoseconds = ticksToNanoseconds(targetHz);
     }
     out = await OutputStream.open(output, io.stdout, "merged trace");
     const sink = new ChunkSink();

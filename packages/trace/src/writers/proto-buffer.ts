@@ -21,6 +21,9 @@ const SHORT_STRING = 64;
 export class ProtoBuffer {
   private buf: Uint8Array;
   private pos = 0;
+  /** The last value {@link varint64} encoded outside the safe range, and its bytes. */
+  private lastBig: bigint | null = null;
+  private lastBigBytes = new Uint8Array(0);
 
   constructor(initial = 1 << 20) {
     this.buf = new Uint8Array(initial);
@@ -79,6 +82,15 @@ export class ProtoBuffer {
     // at least 2^53 above it, so the range check on the double is exact.
     const n = Number(v);
     if (n >= 0 && n <= Number.MAX_SAFE_INTEGER) return this.varint(n);
+    // Values this large are mostly kernel addresses (an ip), which repeat from event to event.
+    if (v === this.lastBig) return this.raw(this.lastBigBytes);
+    const start = this.pos;
+    this.bigVarint(v);
+    this.lastBig = v;
+    this.lastBigBytes = this.buf.slice(start, this.pos);
+  }
+
+  private bigVarint(v: bigint): void {
     const u = BigInt.asUintN(64, v);
     let lo = Number(u & 0xffff_ffffn);
     let hi = Number(u >> 32n);
