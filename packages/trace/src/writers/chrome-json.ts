@@ -25,7 +25,7 @@ export class ChromeJsonWriter extends TextLinesWriter {
 
   override begin(header: MergeHeader): void {
     super.begin(header);
-    this.sink.push('{"traceEvents":[\n');
+    this.append('{"traceEvents":[\n');
   }
 
   private item(s: string): string {
@@ -67,6 +67,7 @@ export class ChromeJsonWriter extends TextLinesWriter {
   }
 
   override end(): void {
-    this.sink.push("\n]}\n");
+    this.append("\n]}\n");
+    super.end();
   }
 }

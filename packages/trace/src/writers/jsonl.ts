@@ -2,25 +2,117 @@
  * JSON lines, one merged event per line: `machine`, `ts` (target domain) and
  * `raw_ts` as exact decimal strings, `cpu`, `pid`, `tid`, `comm`, `event`,
  * `fields`, `uncertainty_ns` (decimal string, or null when unknown) and `flags`.
+ * Field values follow `trace dump`'s rules. Written as bytes into the writer's
+ * own buffer (see `json-bytes.ts`).
  */
+import type { FieldValue } from "../model/event.js";
 import { MERGE_FLAG_NAMES, type MergedEvent } from "../merge/merger.js";
-import { fieldJson } from "./field-text.js";
-import { TextLinesWriter, type MergeHeader } from "./writer.js";
+import { bytesOf, JsonBytes, KeyBytes } from "./json-bytes.js";
+import type { ChunkSink, MergeHeader, MergeWriter } from "./writer.js";
 
-export class JsonLinesWriter extends TextLinesWriter {
-  private machines: string[] = [];
+/** Room the writer starts with; it grows when a batch writes more before a flush. */
+const INITIAL = 1 << 20;
 
-  override begin(header: MergeHeader): void {
-    super.begin(header);
-    this.machines = header.machines.map((m) => JSON.stringify(m.name));
+const C_TS = bytesOf(',"ts":"');
+const C_RAW_TS = bytesOf('","raw_ts":"');
+const C_CPU = bytesOf('","cpu":');
+const C_PID = bytesOf(',"pid":');
+const C_TID = bytesOf(',"tid":');
+const C_COMM = bytesOf(',"comm":');
+const C_EVENT = bytesOf(',"event":');
+const C_FIELDS = bytesOf(',"fields":{');
+const C_NULL = bytesOf("null");
+const C_BOUND = bytesOf('},"uncertainty_ns":');
+const C_FLAGS = bytesOf(',"flags":[');
+const C_END = bytesOf("]}\n");
+
+export class JsonLinesWriter implements MergeWriter {
+  private readonly out = new JsonBytes(Buffer.allocUnsafe(INITIAL), (w, need) => {
+    let size = w.buf.length * 2;
+    while (size < w.pos + need) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    w.buf.copy(next, 0, 0, w.pos);
+    w.buf = next;
+  });
+  private readonly keys = new KeyBytes();
+  /** `{"machine":"name"` per machine index. */
+  private heads: Uint8Array[] = [];
+  /** `"name"` of each flag bit, comma-led after the first. */
+  private readonly flags = MERGE_FLAG_NAMES.map(([bit, name]) => ({ bit, first: bytesOf(`"${name}"`), rest: bytesOf(`,"${name}"`) }));
+  /** The buffer was handed to the sink: start over before writing more. */
+  private handedOut = false;
+
+  constructor(private readonly sink: ChunkSink) {}
+
+  begin(header: MergeHeader): void {
+    this.heads = header.machines.map((m) => bytesOf(`{"machine":${JSON.stringify(m.name)}`));
   }
 
-  protected line(m: MergedEvent): string {
-    const e = m.event;
-    let fields = "";
-    for (const k in e.fields) fields += `${fields ? "," : ""}${JSON.stringify(k)}:${fieldJson(e.fields[k] ?? null)}`;
-    let flags = "";
-    if (m.flags !== 0) for (const [bit, name] of MERGE_FLAG_NAMES) if (m.flags & bit) flags += `${flags ? "," : ""}"${name}"`;
-    return `{"machine":${this.machines[m.machine]},"ts":"${m.ts}","raw_ts":"${e.ts}","cpu":${e.cpu},"pid":${e.pid},"tid":${e.tid},"comm":${e.comm === null ? "null" : JSON.stringify(e.comm)},"event":${JSON.stringify(e.name)},"fields":{${fields}},"uncertainty_ns":${m.boundNs === null ? "null" : `"${m.boundNs}"`},"flags":[${flags}]}\n`;
+  write(events: readonly MergedEvent[]): void {
+    this.reclaim();
+    const out = this.out;
+    for (const m of events) {
+      const e = m.event;
+      out.copy(this.heads[m.machine] as Uint8Array);
+      out.copy(C_TS);
+      out.digits(m.ts);
+      out.copy(C_RAW_TS);
+      out.digits(e.ts);
+      out.copy(C_CPU);
+      out.number(e.cpu);
+      out.copy(C_PID);
+      out.number(e.pid);
+      out.copy(C_TID);
+      out.number(e.tid);
+      out.copy(C_COMM);
+      if (e.comm === null) out.copy(C_NULL);
+      else out.string(e.comm);
+      out.copy(C_EVENT);
+      out.string(e.name);
+      out.copy(C_FIELDS);
+      const f = e.fields;
+      let first = true;
+      for (const k in f) {
+        out.copy(this.keys.get(k, first));
+        first = false;
+        out.value(f[k] as FieldValue);
+      }
+      out.copy(C_BOUND);
+      if (m.boundNs === null) out.copy(C_NULL);
+      else out.quotedBigint(m.boundNs);
+      out.copy(C_FLAGS);
+      if (m.flags !== 0) {
+        let any = false;
+        for (const x of this.flags) {
+          if (m.flags & x.bit) {
+            out.copy(any ? x.rest : x.first);
+            any = true;
+          }
+        }
+      }
+      out.copy(C_END);
+    }
+  }
+
+  private reclaim(): void {
+    if (this.handedOut) {
+      this.out.pos = 0;
+      this.handedOut = false;
+    }
+  }
+
+  pending(): number {
+    return this.handedOut ? 0 : this.out.pos;
+  }
+
+  flush(): void {
+    this.reclaim();
+    if (this.out.pos === 0) return;
+    this.sink.push(this.out.buf.subarray(0, this.out.pos));
+    this.handedOut = true;
+  }
+
+  end(): void {
+    this.flush();
   }
 }

@@ -13,16 +13,9 @@
  * names is cached, because dumping is bound by this loop.
  */
 import type { FieldValue, TraceEvent } from "../../model/event.js";
-import { hexBytes } from "../../writers/field-text.js";
+import { jsonString, valueJson } from "../../writers/json-bytes.js";
 
-/** Characters that force a string through `JSON.stringify` (quote, backslash, controls, lone surrogate halves). */
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 const CACHE_LIMIT = 8192;
-
-/** A string as JSON text (the engine's escaping only when something needs it). */
-export function jsonString(s: string): string {
-  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
-}
 
 /** Encodes events of one trace as JSON lines. */
 export class EventLineEncoder {
@@ -99,17 +92,4 @@ export class EventLineEncoder {
     }
     return t;
   }
-}
-
-/** JSON text of the field values that are neither numbers, strings nor bigints. */
-export function valueJson(v: FieldValue): string {
-  if (v === null || v === undefined) return "null";
-  if (v instanceof Uint8Array) return `"${hexBytes(v)}"`;
-  const a = v as readonly (number | bigint)[];
-  let s = "[";
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] as number | bigint;
-    s += (i > 0 ? "," : "") + (typeof x === "bigint" ? `"${x}"` : Number.isFinite(x) ? String(x) : "null");
-  }
-  return `${s}]`;
 }
