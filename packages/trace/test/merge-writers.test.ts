@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { FieldValue, TraceEvent } from "../src/model/event.js";
 import { MERGE_FLAG_NAMES, type MergedEvent } from "../src/merge/merger.js";
-import { ChromeJsonWriter } from "../src/writers/chrome-json.js";
+import { ChromeJsonWriter, microsecondsText } from "../src/writers/chrome-json.js";
 import { JsonLinesWriter } from "../src/writers/jsonl.js";
 import { TextWriter } from "../src/writers/text.js";
 import { ChunkSink, type MergeWriter } from "../src/writers/writer.js";
@@ -32,7 +32,7 @@ const value: fc.Arbitrary<FieldValue> = fc.oneof(
 const event: fc.Arbitrary<MergedEvent> = fc.record({
   machine: fc.nat(2),
   input: fc.nat(2),
-  ts: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+  ts: fc.oneof(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.bigInt({ min: 0n, max: 1n << 54n }), fc.constantFrom(0n, 999n, 1000n, 1001n, 9007199254740991n, 9007199254740992n)),
   boundNs: fc.option(fc.bigInt({ min: 0n, max: 1n << 40n })),
   flags: fc.nat(15),
   event: fc.record({
@@ -114,8 +114,32 @@ describe("merge writers", () => {
       fc.property(fc.array(fc.array(event, { maxLength: 6 }), { maxLength: 4 }), (batches) => {
         const sink = new ChunkSink();
         const doc = JSON.parse(run(new ChromeJsonWriter(sink), sink, batches)) as { traceEvents: { ph: string; name: string; args: Record<string, unknown> }[] };
-        const instants = doc.traceEvents.filter((x) => x.ph === "i");
-        expect(instants.map((x) => x.name)).toEqual(batches.flat().map((m) => m.event.name));
+        const instants = doc.traceEvents.filter((x) => x.ph === "i") as unknown as Record<string, unknown>[];
+        const all = batches.flat();
+        expect(instants).toHaveLength(all.length);
+        all.forEach((m, i) => {
+          const e = m.event;
+          const tracePid = e.pid >= 0 ? e.pid : e.tid;
+          expect(instants[i]).toEqual(
+            plain({
+              ph: "i",
+              s: "t",
+              name: e.name,
+              cat: machines[m.machine]?.name,
+              ts: microsecondsText(m.ts),
+              pid: m.machine * 10_000_000 + (tracePid >= 0 ? tracePid : 0),
+              tid: e.tid >= 0 ? e.tid : 0,
+              args: {
+                cpu: e.cpu,
+                pid: e.pid,
+                raw_ts: e.ts,
+                uncertainty_ns: m.boundNs ?? "unknown",
+                ...Object.fromEntries(MERGE_FLAG_NAMES.filter(([bit]) => m.flags & bit).map(([, name]) => [name, true])),
+                ...Object.fromEntries(Object.entries(e.fields).map(([k, v]) => [k, Array.isArray(v) ? v.map((x) => (typeof x === "number" && !Number.isFinite(x) ? null : x)) : v])),
+              },
+            }),
+          );
+        });
         const tsink = new ChunkSink();
         const lines = run(new TextWriter(tsink, false), tsink, batches);
         expect(lines.split("\n").length - 1).toBeGreaterThanOrEqual(batches.flat().length);

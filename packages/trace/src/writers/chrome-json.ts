@@ -7,8 +7,9 @@
  */
 import type { TraceEvent } from "../model/event.js";
 import { MERGE_FLAG_NAMES, type MergedEvent } from "../merge/merger.js";
-import { fieldJson } from "./field-text.js";
-import { TextLinesWriter, type MergeHeader } from "./writer.js";
+import type { FieldValue } from "../model/event.js";
+import { bytesOf, KeyBytes } from "./json-bytes.js";
+import { BufferedWriter, type MergeHeader } from "./writer.js";
 
 const PID_STRIDE = 10_000_000;
 
@@ -19,12 +20,31 @@ export function microsecondsText(ns: bigint): string {
   return frac === 0 ? `${us}` : `${us}.${String(frac).padStart(3, "0")}`;
 }
 
-export class ChromeJsonWriter extends TextLinesWriter {
+const C_INSTANT = bytesOf('{"ph":"i","s":"t","name":');
+const C_CAT = bytesOf(',"cat":');
+const C_TS = bytesOf(',"ts":"');
+const C_PID = bytesOf('","pid":');
+const C_TID = bytesOf(',"tid":');
+const C_ARGS_CPU = bytesOf(',"args":{"cpu":');
+const C_RAW_TS = bytesOf(',"raw_ts":"');
+const C_BOUND = bytesOf('","uncertainty_ns":');
+const C_UNKNOWN = bytesOf('"unknown"');
+const C_END = bytesOf("}}");
+const C_SEP = bytesOf(",\n");
+const C_PID_ARG = bytesOf(',"pid":');
+const C_EMPTY = bytesOf('""');
+
+export class ChromeJsonWriter extends BufferedWriter {
   private first = true;
   private readonly named = new Set<string>();
+  private readonly keys = new KeyBytes();
+  /** `"name"` of each machine (the instants' category). */
+  private cats: Uint8Array[] = [];
+  private readonly flags = MERGE_FLAG_NAMES.map(([bit, name]) => ({ bit, bytes: bytesOf(`,"${name}":true`) }));
 
   override begin(header: MergeHeader): void {
     super.begin(header);
+    this.cats = header.machines.map((m) => bytesOf(JSON.stringify(m.name)));
     this.append('{"traceEvents":[\n');
   }
 
@@ -52,18 +72,60 @@ export class ChromeJsonWriter extends TextLinesWriter {
     return s;
   }
 
-  protected line(m: MergedEvent): string {
-    const e = m.event;
+  write(events: readonly MergedEvent[]): void {
+    this.reclaim();
+    const out = this.out;
     const toNs = this.header.toNanoseconds;
-    const tracePid = e.pid >= 0 ? e.pid : e.tid;
-    const pid = m.machine * PID_STRIDE + (tracePid >= 0 ? tracePid : 0);
-    const tid = e.tid >= 0 ? e.tid : 0;
-    const ts = microsecondsText(toNs ? toNs(m.ts) : m.ts);
-    let args = `"cpu":${e.cpu},"pid":${e.pid},"raw_ts":"${e.ts}","uncertainty_ns":${m.boundNs === null ? '"unknown"' : `"${m.boundNs}"`}`;
-    if (m.flags !== 0) for (const [bit, name] of MERGE_FLAG_NAMES) if (m.flags & bit) args += `,"${name}":true`;
-    for (const k in e.fields) args += `,${JSON.stringify(k)}:${fieldJson(e.fields[k] ?? null)}`;
-    const machine = this.header.machines[m.machine]?.name ?? "";
-    return this.names(m, pid, tid) + this.item(`{"ph":"i","s":"t","name":${JSON.stringify(e.name)},"cat":${JSON.stringify(machine)},"ts":"${ts}","pid":${pid},"tid":${tid},"args":{${args}}}`);
+    for (const m of events) {
+      const e = m.event;
+      const tracePid = e.pid >= 0 ? e.pid : e.tid;
+      const pid = m.machine * PID_STRIDE + (tracePid >= 0 ? tracePid : 0);
+      const tid = e.tid >= 0 ? e.tid : 0;
+      const names = this.names(m, pid, tid);
+      if (names !== "") out.text(names);
+      if (this.first) this.first = false;
+      else out.copy(C_SEP);
+      out.copy(C_INSTANT);
+      out.string(e.name);
+      out.copy(C_CAT);
+      out.copy(this.cats[m.machine] ?? C_EMPTY);
+      out.copy(C_TS);
+      this.microseconds(toNs ? toNs(m.ts) : m.ts);
+      out.copy(C_PID);
+      out.number(pid);
+      out.copy(C_TID);
+      out.number(tid);
+      out.copy(C_ARGS_CPU);
+      out.number(e.cpu);
+      out.copy(C_PID_ARG);
+      out.number(e.pid);
+      out.copy(C_RAW_TS);
+      out.digits(e.ts);
+      out.copy(C_BOUND);
+      if (m.boundNs === null) out.copy(C_UNKNOWN);
+      else out.quotedBigint(m.boundNs);
+      if (m.flags !== 0) for (const x of this.flags) if (m.flags & x.bit) out.copy(x.bytes);
+      const f = e.fields;
+      for (const k in f) {
+        out.copy(this.keys.get(k, false));
+        out.value(f[k] as FieldValue);
+      }
+      out.copy(C_END);
+    }
+  }
+
+  /** ns → µs digits, exact (`1234.567` or `1234`). */
+  private microseconds(ns: bigint): void {
+    const n = Number(ns);
+    if (!(n >= 0 && n <= Number.MAX_SAFE_INTEGER)) {
+      this.out.text(microsecondsText(ns));
+      return;
+    }
+    // Exact: a safe integer's quotient by 1000 is never rounded up across an integer.
+    const us = Math.floor(n / 1000);
+    const frac = n - us * 1000;
+    this.out.number(us);
+    if (frac !== 0) this.out.text(frac < 10 ? `.00${frac}` : frac < 100 ? `.0${frac}` : `.${frac}`);
   }
 
   override end(): void {

@@ -23,22 +23,27 @@ export function fieldText(v: FieldValue): string {
   return `[${(v as readonly (number | bigint)[]).join(",")}]`;
 }
 
-/**
- * A field value as JSON text: numbers that are safe integers stay numbers;
- * bigints become decimal strings (exact at any size); byte arrays become hex
- * strings; arrays become JSON arrays (bigint elements as strings).
- */
-export function fieldJson(v: FieldValue): string {
-  if (v === null) return "null";
-  if (typeof v === "string") return JSON.stringify(v);
-  if (typeof v === "number") return Number.isFinite(v) ? String(v) : "null";
-  if (typeof v === "bigint") return `"${v}"`;
+/** JSON text of the field values that are neither numbers, strings nor bigints: null, byte arrays (hex), arrays. */
+export function valueJson(v: FieldValue): string {
+  if (v === null || v === undefined) return "null";
   if (v instanceof Uint8Array) return `"${hexBytes(v)}"`;
   const a = v as readonly (number | bigint)[];
   let s = "[";
   for (let i = 0; i < a.length; i++) {
     const x = a[i] as number | bigint;
-    s += (i > 0 ? "," : "") + (typeof x === "bigint" ? `"${x}"` : String(x));
+    s += (i > 0 ? "," : "") + (typeof x === "bigint" ? `"${x}"` : Number.isFinite(x) ? String(x) : "null");
   }
   return `${s}]`;
+}
+
+/**
+ * A field value as JSON text: numbers as JSON numbers (non-finite: null);
+ * bigints as decimal strings (exact at any size); byte arrays as hex strings;
+ * arrays as JSON arrays (bigint elements as strings).
+ */
+export function fieldJson(v: FieldValue): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "number") return Number.isFinite(v) ? String(v) : "null";
+  if (typeof v === "bigint") return `"${v}"`;
+  return valueJson(v);
 }

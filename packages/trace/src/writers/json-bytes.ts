@@ -12,7 +12,7 @@
  * writers).
  */
 import type { FieldValue } from "../model/event.js";
-import { hexBytes } from "./field-text.js";
+import { valueJson } from "./field-text.js";
 
 /** Strings up to this many UTF-16 units are escaped and encoded here. */
 const SHORT_STRING = 256;
@@ -45,19 +45,6 @@ export const bytesOf = (s: string): Uint8Array => utf8.encode(s);
 /** A string as JSON text (the engine's escaping only when something needs it). */
 export function jsonString(s: string): string {
   return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
-}
-
-/** JSON text of the field values that are neither numbers, strings nor bigints: null, byte arrays (hex), arrays. */
-export function valueJson(v: FieldValue): string {
-  if (v === null || v === undefined) return "null";
-  if (v instanceof Uint8Array) return `"${hexBytes(v)}"`;
-  const a = v as readonly (number | bigint)[];
-  let s = "[";
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] as number | bigint;
-    s += (i > 0 ? "," : "") + (typeof x === "bigint" ? `"${x}"` : Number.isFinite(x) ? String(x) : "null");
-  }
-  return `${s}]`;
 }
 
 /**

@@ -7,11 +7,8 @@
  */
 import type { FieldValue } from "../model/event.js";
 import { MERGE_FLAG_NAMES, type MergedEvent } from "../merge/merger.js";
-import { bytesOf, JsonBytes, KeyBytes } from "./json-bytes.js";
-import type { ChunkSink, MergeHeader, MergeWriter } from "./writer.js";
-
-/** Room the writer starts with; it grows when a batch writes more before a flush. */
-const INITIAL = 1 << 20;
+import { bytesOf, KeyBytes } from "./json-bytes.js";
+import { BufferedWriter, type MergeHeader } from "./writer.js";
 
 const C_TS = bytesOf(',"ts":"');
 const C_RAW_TS = bytesOf('","raw_ts":"');
@@ -26,25 +23,14 @@ const C_BOUND = bytesOf('},"uncertainty_ns":');
 const C_FLAGS = bytesOf(',"flags":[');
 const C_END = bytesOf("]}\n");
 
-export class JsonLinesWriter implements MergeWriter {
-  private readonly out = new JsonBytes(Buffer.allocUnsafe(INITIAL), (w, need) => {
-    let size = w.buf.length * 2;
-    while (size < w.pos + need) size *= 2;
-    const next = Buffer.allocUnsafe(size);
-    w.buf.copy(next, 0, 0, w.pos);
-    w.buf = next;
-  });
+export class JsonLinesWriter extends BufferedWriter {
   private readonly keys = new KeyBytes();
   /** `{"machine":"name"` per machine index. */
   private heads: Uint8Array[] = [];
   /** `"name"` of each flag bit, comma-led after the first. */
   private readonly flags = MERGE_FLAG_NAMES.map(([bit, name]) => ({ bit, first: bytesOf(`"${name}"`), rest: bytesOf(`,"${name}"`) }));
-  /** The buffer was handed to the sink: start over before writing more. */
-  private handedOut = false;
-
-  constructor(private readonly sink: ChunkSink) {}
-
-  begin(header: MergeHeader): void {
+  override begin(header: MergeHeader): void {
+    super.begin(header);
     this.heads = header.machines.map((m) => bytesOf(`{"machine":${JSON.stringify(m.name)}`));
   }
 
@@ -92,27 +78,5 @@ export class JsonLinesWriter implements MergeWriter {
       }
       out.copy(C_END);
     }
-  }
-
-  private reclaim(): void {
-    if (this.handedOut) {
-      this.out.pos = 0;
-      this.handedOut = false;
-    }
-  }
-
-  pending(): number {
-    return this.handedOut ? 0 : this.out.pos;
-  }
-
-  flush(): void {
-    this.reclaim();
-    if (this.out.pos === 0) return;
-    this.sink.push(this.out.buf.subarray(0, this.out.pos));
-    this.handedOut = true;
-  }
-
-  end(): void {
-    this.flush();
   }
 }

@@ -1,4 +1,5 @@
 import type { MergedEvent } from "../merge/merger.js";
+import { JsonBytes, type MakeRoom } from "./json-bytes.js";
 
 /** A machine of the merged timeline, as writers show it. */
 export interface MergeMachine {
@@ -65,17 +66,25 @@ export class ChunkSink {
 /** Room a text writer starts with; it grows when a batch writes more before a flush. */
 const TEXT_BUFFER = 1 << 20;
 
+/** Doubles a writer's buffer until `need` more bytes fit: a writer keeps a batch whole until it is flushed. */
+const grow: MakeRoom = (w, need) => {
+  let size = w.buf.length * 2;
+  while (size < w.pos + need) size *= 2;
+  const next = Buffer.allocUnsafe(size);
+  w.buf.copy(next, 0, 0, w.pos);
+  w.buf = next;
+};
+
 /**
- * A text format: one string per event, encoded as UTF-8 into the writer's own
- * buffer as it is written, and pushed to the sink as a view of that buffer on
- * {@link flush}. Joining the lines into long strings instead left the
- * collector millions of rope pieces to trace and the stream a rope to
- * flatten: several times slower on a large merge.
+ * A format written as bytes into the writer's own buffer (`out`; see
+ * `json-bytes.ts`) and pushed to the sink as a view of that buffer on
+ * {@link flush}. Text formats build on it: joining lines into long strings
+ * instead left the collector millions of rope pieces to trace and the stream a
+ * rope to flatten — several times slower on a large merge.
  */
-export abstract class TextLinesWriter implements MergeWriter {
+export abstract class BufferedWriter implements MergeWriter {
   protected header!: MergeHeader;
-  private buf = Buffer.allocUnsafe(TEXT_BUFFER);
-  private used = 0;
+  protected readonly out = new JsonBytes(Buffer.allocUnsafe(TEXT_BUFFER), grow);
   /** The buffer was handed to the sink: start over before writing more. */
   private handedOut = false;
 
@@ -85,47 +94,45 @@ export abstract class TextLinesWriter implements MergeWriter {
     this.header = header;
   }
 
-  /** The text of one event (with its newline, and any lines that must precede it). */
-  protected abstract line(m: MergedEvent): string;
-
-  write(events: readonly MergedEvent[]): void {
-    this.reclaim();
-    for (const m of events) this.append(this.line(m));
-  }
+  abstract write(events: readonly MergedEvent[]): void;
 
   /** Appends text to what the next {@link flush} pushes. */
   protected append(s: string): void {
     this.reclaim();
-    // A UTF-16 unit takes at most 3 bytes of UTF-8.
-    if (this.used + s.length * 3 > this.buf.length) {
-      let size = this.buf.length * 2;
-      while (size < this.used + s.length * 3) size *= 2;
-      const next = Buffer.allocUnsafe(size);
-      this.buf.copy(next, 0, 0, this.used);
-      this.buf = next;
-    }
-    this.used += this.buf.write(s, this.used);
+    this.out.text(s);
   }
 
-  private reclaim(): void {
+  /** Starts over in the buffer once the sink's view of it has been written out (the caller does that before writing more). */
+  protected reclaim(): void {
     if (this.handedOut) {
-      this.used = 0;
+      this.out.pos = 0;
       this.handedOut = false;
     }
   }
 
   pending(): number {
-    return this.handedOut ? 0 : this.used;
+    return this.handedOut ? 0 : this.out.pos;
   }
 
   flush(): void {
     this.reclaim();
-    if (this.used === 0) return;
-    this.sink.push(this.buf.subarray(0, this.used));
+    if (this.out.pos === 0) return;
+    this.sink.push(this.out.buf.subarray(0, this.out.pos));
     this.handedOut = true;
   }
 
   end(): void {
     this.flush();
+  }
+}
+
+/** A text format given as one string per event. */
+export abstract class TextLinesWriter extends BufferedWriter {
+  /** The text of one event (with its newline, and any lines that must precede it). */
+  protected abstract line(m: MergedEvent): string;
+
+  write(events: readonly MergedEvent[]): void {
+    this.reclaim();
+    for (const m of events) this.out.text(this.line(m));
   }
 }

@@ -13,7 +13,8 @@
  * names is cached, because dumping is bound by this loop.
  */
 import type { FieldValue, TraceEvent } from "../../model/event.js";
-import { jsonString, valueJson } from "../../writers/json-bytes.js";
+import { valueJson } from "../../writers/field-text.js";
+import { jsonString } from "../../writers/json-bytes.js";
 
 const CACHE_LIMIT = 8192;
 
