@@ -11,7 +11,7 @@
  * `JSON.stringify` and UTF-8 encoding would give (property-tested through the
  * writers).
  */
-import type { FieldValue } from "../model/event.js";
+import type { FieldValue, TraceEvent } from "../model/event.js";
 import { valueJson } from "./field-text.js";
 
 /** Strings up to this many UTF-16 units are escaped and encoded here. */
@@ -271,3 +271,41 @@ export class KeyBytes {
     return b;
   }
 }
+
+const C_CPU = bytesOf('"cpu":');
+const C_PID = bytesOf(',"pid":');
+const C_TID = bytesOf(',"tid":');
+const C_COMM = bytesOf(',"comm":');
+const C_EVENT = bytesOf(',"event":');
+const C_FIELDS = bytesOf(',"fields":{');
+const C_NULL = bytesOf("null");
+const C_CLOSE = bytesOf("}");
+
+/**
+ * `"cpu":N,"pid":N,"tid":N,"comm":S|null,"event":S,"fields":{…}`: the members
+ * every JSON line of an event carries (`trace dump`, `merge --format jsonl`),
+ * in that order.
+ */
+export function writeEventMembers(out: JsonBytes, e: TraceEvent, keys: KeyBytes): void {
+  out.copy(C_CPU);
+  out.number(e.cpu);
+  out.copy(C_PID);
+  out.number(e.pid);
+  out.copy(C_TID);
+  out.number(e.tid);
+  out.copy(C_COMM);
+  if (e.comm === null) out.copy(C_NULL);
+  else out.string(e.comm);
+  out.copy(C_EVENT);
+  out.string(e.name);
+  out.copy(C_FIELDS);
+  const f = e.fields;
+  let first = true;
+  for (const k in f) {
+    out.copy(keys.get(k, first));
+    first = false;
+    out.value(f[k] as FieldValue);
+  }
+  out.copy(C_CLOSE);
+}
+

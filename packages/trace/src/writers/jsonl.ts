@@ -5,21 +5,15 @@
  * Field values follow `trace dump`'s rules. Written as bytes into the writer's
  * own buffer (see `json-bytes.ts`).
  */
-import type { FieldValue } from "../model/event.js";
 import { MERGE_FLAG_NAMES, type MergedEvent } from "../merge/merger.js";
-import { bytesOf, KeyBytes } from "./json-bytes.js";
+import { bytesOf, KeyBytes, writeEventMembers } from "./json-bytes.js";
 import { BufferedWriter, type MergeHeader } from "./writer.js";
 
 const C_TS = bytesOf(',"ts":"');
 const C_RAW_TS = bytesOf('","raw_ts":"');
-const C_CPU = bytesOf('","cpu":');
-const C_PID = bytesOf(',"pid":');
-const C_TID = bytesOf(',"tid":');
-const C_COMM = bytesOf(',"comm":');
-const C_EVENT = bytesOf(',"event":');
-const C_FIELDS = bytesOf(',"fields":{');
+const C_RAW_TS_END = bytesOf('",');
 const C_NULL = bytesOf("null");
-const C_BOUND = bytesOf('},"uncertainty_ns":');
+const C_BOUND = bytesOf(',"uncertainty_ns":');
 const C_FLAGS = bytesOf(',"flags":[');
 const C_END = bytesOf("]}\n");
 
@@ -44,25 +38,8 @@ export class JsonLinesWriter extends BufferedWriter {
       out.digits(m.ts);
       out.copy(C_RAW_TS);
       out.digits(e.ts);
-      out.copy(C_CPU);
-      out.number(e.cpu);
-      out.copy(C_PID);
-      out.number(e.pid);
-      out.copy(C_TID);
-      out.number(e.tid);
-      out.copy(C_COMM);
-      if (e.comm === null) out.copy(C_NULL);
-      else out.string(e.comm);
-      out.copy(C_EVENT);
-      out.string(e.name);
-      out.copy(C_FIELDS);
-      const f = e.fields;
-      let first = true;
-      for (const k in f) {
-        out.copy(this.keys.get(k, first));
-        first = false;
-        out.value(f[k] as FieldValue);
-      }
+      out.copy(C_RAW_TS_END);
+      writeEventMembers(out, e, this.keys);
       out.copy(C_BOUND);
       if (m.boundNs === null) out.copy(C_NULL);
       else out.quotedBigint(m.boundNs);

@@ -4,8 +4,8 @@
  * `Buffer.from(encoder.encode(e))` gives (property-tested), without building a
  * string per line.
  */
-import type { FieldValue, TraceEvent } from "../../model/event.js";
-import { bytesOf, JsonBytes, KeyBytes } from "../../writers/json-bytes.js";
+import type { TraceEvent } from "../../model/event.js";
+import { bytesOf, JsonBytes, KeyBytes, writeEventMembers } from "../../writers/json-bytes.js";
 
 /**
  * Takes a full chunk. Returns true when the stream is already done with it (it
@@ -16,13 +16,7 @@ export type ChunkHandoff = (chunk: Uint8Array) => boolean;
 
 const DEFAULT_CHUNK = 1 << 16;
 
-const C_TS_END = bytesOf('","cpu":');
-const C_PID = bytesOf(',"pid":');
-const C_TID = bytesOf(',"tid":');
-const C_COMM = bytesOf(',"comm":');
-const C_EVENT = bytesOf(',"event":');
-const C_FIELDS = bytesOf(',"fields":{');
-const C_NULL = bytesOf("null");
+const C_TS_END = bytesOf('",');
 
 /** Encodes the events of one trace as JSON lines into chunks handed to a sink. */
 export class EventLineBytes {
@@ -62,24 +56,7 @@ export class EventLineBytes {
     out.copy(this.head);
     out.digits(e.ts);
     out.copy(C_TS_END);
-    out.number(e.cpu);
-    out.copy(C_PID);
-    out.number(e.pid);
-    out.copy(C_TID);
-    out.number(e.tid);
-    out.copy(C_COMM);
-    if (e.comm === null) out.copy(C_NULL);
-    else out.string(e.comm);
-    out.copy(C_EVENT);
-    out.string(e.name);
-    out.copy(C_FIELDS);
-    const f = e.fields;
-    let first = true;
-    for (const k in f) {
-      out.copy(this.keys.get(k, first));
-      first = false;
-      out.value(f[k] as FieldValue);
-    }
+    writeEventMembers(out, e, this.keys);
     out.copy(this.tail(e.buffer));
   }
 
@@ -96,7 +73,7 @@ export class EventLineBytes {
     let t = this.tails.get(buffer);
     if (t === undefined) {
       const clock = this.clockOf(buffer);
-      t = bytesOf(`},"clock":${clock === null ? "null" : JSON.stringify(clock)}${buffer === "" ? "" : `,"buffer":${JSON.stringify(buffer)}`}}\n`);
+      t = bytesOf(`,"clock":${clock === null ? "null" : JSON.stringify(clock)}${buffer === "" ? "" : `,"buffer":${JSON.stringify(buffer)}`}}\n`);
       this.tails.set(buffer, t);
     }
     return t;
