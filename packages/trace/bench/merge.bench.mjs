@@ -106,13 +106,18 @@ function timed(cmd, args) {
   const m = haveTime ? /(\d+\.\d+) (\d+\.\d+) (\d+)\s*$/.exec(r.stderr) : null;
   return { wall, cpu: m ? Number(m[1]) + Number(m[2]) : NaN, rssMiB: m ? Number(m[3]) / 1024 : NaN };
 }
+// The other formats, to /dev/null (the file's name does not choose the format there: -f does).
+const OTHER_FORMATS = ["jsonl", "text", "chrome"];
+const otherArgs = (f) => [...mergeArgs.slice(0, -2), "-o", "/dev/null", "-f", f];
 const best = { merge: { wall: Infinity, cpu: Infinity, rssMiB: 0 }, report: { wall: Infinity, cpu: Infinity, rssMiB: 0 } };
+for (const f of OTHER_FORMATS) best[f] = { wall: Infinity, cpu: Infinity, rssMiB: 0 };
 const keep = (k, t) => {
   best[k] = { wall: Math.min(best[k].wall, t.wall), cpu: Math.min(best[k].cpu, t.cpu), rssMiB: Math.max(best[k].rssMiB, t.rssMiB) };
 };
 for (let r = 0; r < RUNS; r++) {
   keep("report", timed("sh", ["-c", `trace-cmd ${reportArgs.map((a) => `'${a}'`).join(" ")} > /dev/null 2>&1`]));
   keep("merge", timed(process.execPath, mergeArgs));
+  for (const f of OTHER_FORMATS) keep(f, timed(process.execPath, otherArgs(f)));
 }
 const rate = (total / best.merge.wall / 1e6).toFixed(2);
 const cpu = (t) => (Number.isNaN(t.cpu) ? "" : `, ${t.cpu.toFixed(2)} s CPU`);
@@ -120,4 +125,7 @@ console.log(`merge of 2 traces, ${total} events (${(statSync(files[0]).size / 2 
 console.log(`  clocksource merge        ${best.merge.wall.toFixed(2)} s${cpu(best.merge)} (${rate} M events/s${Number.isNaN(best.merge.rssMiB) ? "" : `, peak RSS ${best.merge.rssMiB.toFixed(0)} MiB`})`);
 console.log(`  trace-cmd report -i -i   ${best.report.wall.toFixed(2)} s${cpu(best.report)} (baseline, same run)`);
 console.log(`  ratio merge / report     ${(best.merge.wall / best.report.wall).toFixed(2)} wall${Number.isNaN(best.merge.cpu) ? "" : `, ${(best.merge.cpu / best.report.cpu).toFixed(2)} CPU`}  (goal <= 1.0)`);
+for (const f of OTHER_FORMATS) {
+  console.log(`  merge -f ${f.padEnd(6)} > /dev/null ${best[f].wall.toFixed(2)} s${cpu(best[f])}: ratio ${(best[f].wall / best.report.wall).toFixed(2)} wall${Number.isNaN(best[f].cpu) ? "" : `, ${(best[f].cpu / best.report.cpu).toFixed(2)} CPU`}`);
+}
 rmSync(pf, { force: true });
