@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -40,6 +40,20 @@ describe("clocksource trace dump", () => {
       const o = JSON.parse(l) as Record<string, unknown>;
       expect(Object.keys(o).slice(0, 9)).toEqual(["machine", "ts", "cpu", "pid", "tid", "comm", "event", "fields", "clock"]);
       expect(o.ts).toMatch(/^[0-9]+$/);
+    }
+  });
+
+  it("gives the same dump where the engine refuses code generation (the field decoders fall back to interpreting the format)", () => {
+    const NO_CODEGEN = { NODE_OPTIONS: "--disallow-code-generation-from-strings" };
+    // The flag really refuses code generation here (else this test would prove nothing).
+    expect(spawnSync(process.execPath, ["-e", "new Function('return 1')"], { env: { PATH: process.env.PATH ?? "", ...NO_CODEGEN } }).status).not.toBe(0);
+    for (const name of ["perf-sched-mono.data", "two-buffer-mono-v7-zstd.dat"]) {
+      const path = join(DATA, name);
+      const normal = runCli(["trace", "dump", path]);
+      const strict = runCli(["trace", "dump", path], { env: NO_CODEGEN });
+      expect(strict.status, strict.stderr).toBe(0);
+      expect(normal.stdout.length).toBeGreaterThan(1000);
+      expect(strict.stdout).toBe(normal.stdout);
     }
   });
 
