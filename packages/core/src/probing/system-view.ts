@@ -1,5 +1,4 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, opendirSync, readlinkSync, readSync, realpathSync, statSync, type Stats } from "node:fs";
-import { spawnSync } from "node:child_process";
 import { join, resolve, sep } from "node:path";
 import { ClocksourceError } from "../errors.js";
 import { describeErrno, errnoReason } from "../io/errno.js";
@@ -455,6 +454,8 @@ export class DirectorySystemView implements SystemView {
       return { ok: false, source: KMSG_PATH, reason: `kernel log unreadable: ${KMSG_PATH}: ${why} (saved log: ${saved.reason})`, missing: false };
     }
     // The cap bounds memory; past it dmesg is stopped and what it wrote so far is used.
+    // node:child_process only here, where /dev/kmsg is missing: loading it costs every probe several ms at start-up.
+    const { spawnSync } = process.getBuiltinModule("node:child_process");
     const run = spawnSync("dmesg", [], { timeout: 3000, maxBuffer: max, stdio: ["ignore", "pipe", "pipe"] });
     const err = run.error as NodeJS.ErrnoException | undefined;
     const out = run.stdout as Buffer | null;
