@@ -57,8 +57,15 @@ export class ByteOutput {
     this.fd = isFileSink(sink) ? sink.regularFileFd : -1;
   }
 
-  /** Appends bytes (copied). */
+  /** Appends bytes (copied; to a file, half a piece or more is written as it is). */
   append(bytes: Uint8Array): void {
+    if (this.fd >= 0 && bytes.length >= OUTPUT_PIECE / 2) {
+      // A block of formatted lines: copying it would cost more than the write call it saves. Written
+      // synchronously, so the caller may reuse its memory (the kernels' output region) once this returns.
+      this.flush();
+      this.writeFile(bytes, bytes.length);
+      return;
+    }
     for (let off = 0; off < bytes.length; ) {
       if (this.len === this.buf.length) this.flush();
       const n = Math.min(bytes.length - off, this.buf.length - this.len);
@@ -94,19 +101,7 @@ export class ByteOutput {
     if (this.len === 0) return;
     const len = this.len;
     this.len = 0;
-    if (this.fd >= 0) {
-      try {
-        // A regular file takes it all unless the disk is full, which the next call then reports.
-        for (let off = 0; off < len; ) {
-          const n = writeSync(this.fd, this.buf, off, len - off);
-          if (n <= 0) throw new Error("the file took no bytes");
-          off += n;
-        }
-      } catch (e) {
-        throw cannotWrite(e);
-      }
-      return;
-    }
+    if (this.fd >= 0) return this.writeFile(this.buf, len);
     const sink = this.sink as NodeJS.WritableStream;
     let ok: boolean;
     if (this.reuse) {
@@ -121,6 +116,20 @@ export class ByteOutput {
       ok = sink.write(copy);
     }
     if (!ok) this.full = true;
+  }
+
+  /** Writes `bytes[0, len)` to the file sink's descriptor. */
+  private writeFile(bytes: Uint8Array, len: number): void {
+    try {
+      // A regular file takes it all unless the disk is full, which the next call then reports.
+      for (let off = 0; off < len; ) {
+        const n = writeSync(this.fd, bytes, off, len - off);
+        if (n <= 0) throw new Error("the file took no bytes");
+        off += n;
+      }
+    } catch (e) {
+      throw cannotWrite(e);
+    }
   }
 
   /**
