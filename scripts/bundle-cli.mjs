@@ -87,6 +87,14 @@ const commandsBeside = {
   },
 };
 
+/** `node:module` in a CommonJS bundle is scripts/bundle-shims/node-module.mjs (why: there). */
+const moduleShim = {
+  name: "node-module-shim",
+  setup(b) {
+    b.onResolve({ filter: /^node:module$/ }, () => ({ path: join(REPO, "scripts/bundle-shims/node-module.mjs") }));
+  },
+};
+
 const common = {
   bundle: true,
   platform: "node",
@@ -112,7 +120,7 @@ const cjs = await build({
   outdir: OUT,
   outExtension: { ".js": ".cjs" },
   format: "cjs",
-  plugins: [virtualEntries, commandsBeside],
+  plugins: [virtualEntries, commandsBeside, moduleShim],
   // import.meta.url is where a module lies; in a bundle, the bundle's own file.
   define: { ...common.define, "import.meta.url": "__clocksource_bundle_url" },
   banner: { js: `"use strict";const __clocksource_bundle_url=require("node:url").pathToFileURL(__filename).href;` },

@@ -22,6 +22,7 @@ const io = {
     return process.stdin;
   },
   stdinFd: 0,
+  stdoutFd: 1,
   env: process.env,
 };
 

@@ -5,6 +5,8 @@ export interface CliIo {
   readonly stdin: NodeJS.ReadableStream;
   /** stdin's file descriptor when it is this process's own: commands that stream input may read it directly. */
   readonly stdinFd?: number;
+  /** stdout's file descriptor when it is this process's own: a command may write a regular file there directly (convert). */
+  readonly stdoutFd?: number;
   readonly env: Record<string, string | undefined>;
 }
 

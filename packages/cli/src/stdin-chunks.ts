@@ -1,19 +1,12 @@
-import { fstatSync, read, readSync } from "node:fs";
+import { read, readSync } from "node:fs";
 import { ClocksourceError, describeErrno } from "@clocksource/core/mapping";
 import type { CliIo } from "./cli-io.js";
+import { isRegularFile } from "./regular-file-fd.js";
 
 /** Bytes asked for per read. */
 const READ_BYTES = 256 * 1024;
 /** Bytes per read from a regular file, read synchronously (a file never blocks for long). */
 const FILE_READ_BYTES = 512 * 1024;
-
-function isRegularFile(fd: number): boolean {
-  try {
-    return fstatSync(fd).isFile();
-  } catch {
-    return false;
-  }
-}
 
 function readInto(fd: number, buf: Buffer): Promise<number> {
   return new Promise((resolve, reject) => read(fd, buf, 0, buf.length, null, (e, n) => (e ? reject(e) : resolve(n))));

@@ -55,6 +55,15 @@ describe("the bundled command line", () => {
     expect(read("version.cjs").length).toBeLessThan(convert.length);
   });
 
+  it("loads at start-up no built-in that only some runs use (each costs milliseconds before the first fact or line)", () => {
+    const probe = requiredNames(read("cmd-probe.cjs"));
+    const convert = requiredNames(read("cmd-convert.cjs"));
+    // dmesg without /dev/kmsg, the agent probe, endpoints; node:module stands in for the bundle's own require.
+    for (const n of ["node:child_process", "node:net", "node:module"]) expect(probe, n).not.toContain(n);
+    // only the asynchronous user-file paths use node:fs/promises; convert reads its mapping synchronously.
+    for (const n of ["node:fs/promises", "node:module"]) expect(convert, n).not.toContain(n);
+  });
+
   it("names the licences of the third-party code inside", () => {
     const notices = read("THIRD-PARTY-NOTICES.txt");
     for (const pkg of ["tsyringe", "reflect-metadata"]) expect(notices).toMatch(new RegExp(`^${pkg} \\d+\\.\\d+\\.\\d+ \\(`, "m"));

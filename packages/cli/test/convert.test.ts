@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildMappingFile, serializeMappingFile } from "@clocksource/core";
@@ -239,6 +239,41 @@ function runBytes(args: string[], input: Buffer): { status: number | null; stdou
   const r = spawnSync(process.execPath, [CLI_BIN, "convert", ...args], { input, env: { PATH: process.env.PATH ?? "" }, maxBuffer: 256 * 1024 * 1024, timeout: 120_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr.toString() };
 }
+
+/** Like runBytes, with stdin and stdout regular files (written by convert straight to the descriptor). */
+function runFiles(args: string[], input: Buffer): { status: number | null; stdout: Buffer; stderr: string } {
+  const dir = mkdtempSync(join(tmp, "files-"));
+  writeFileSync(join(dir, "in"), input);
+  const i = openSync(join(dir, "in"), "r");
+  const o = openSync(join(dir, "out"), "w");
+  try {
+    const r = spawnSync(process.execPath, [CLI_BIN, "convert", ...args], { stdio: [i, o, "pipe"], env: { PATH: process.env.PATH ?? "" }, timeout: 120_000 });
+    return { status: r.status, stdout: readFileSync(join(dir, "out")), stderr: r.stderr.toString() };
+  } finally {
+    closeSync(i);
+    closeSync(o);
+  }
+}
+
+describe("clocksource convert: output to a regular file (written to the descriptor) is the output through a pipe", () => {
+  it("the same bytes, messages and exit status: many pieces, an invalid line, skipped lines, an over-long line", () => {
+    const many = Buffer.from(Array.from({ length: 200_000 }, (_, i) => `${(BigInt(i) * 6_004_799_503_160_661n) % (1n << 56n)}\n`).join(""));
+    const cases: [string[], Buffer][] = [
+      [["--mapping", single, "--reverse"], many],
+      [["--mapping", single], many],
+      [["--mapping", single], Buffer.concat([many, Buffer.from("12x\n5\n")])],
+      [["--mapping", single, "--skip-invalid"], Buffer.concat([Buffer.from("1\nx\r\n"), many, Buffer.from("0x10\n\n7")])],
+      [["--mapping", single], Buffer.concat([Buffer.from("1\n2\n"), Buffer.alloc(2 * 1024 * 1024, 0x39), Buffer.from("\n5\n")])],
+    ];
+    for (const [args, input] of cases) {
+      const piped = runBytes(args, input);
+      const filed = runFiles(args, input);
+      expect(filed.status).toBe(piped.status);
+      expect(filed.stderr).toBe(piped.stderr);
+      expect(filed.stdout.equals(piped.stdout)).toBe(true);
+    }
+  });
+});
 
 describe("clocksource convert: lines passed through unchanged are unchanged, byte for byte", () => {
   it("--skip-invalid passes invalid UTF-8, a lone CR and CR LF lines through exactly, and converts the rest", () => {

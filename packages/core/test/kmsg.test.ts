@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { accessSync, chmodSync, constants, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DirectorySystemView } from "../src/index.js";
 import { KMSG_PATH, kmsgRecordLine, readKmsg } from "../src/probing/kmsg.js";
@@ -26,6 +27,35 @@ describe("/dev/kmsg records printed as dmesg prints them", () => {
     expect(kmsgRecordLine("6,2,123456789012,c;first\\x0asecond\n")).toBe(`[123456.789012] first\n${" ".repeat(16)}second`);
     expect(kmsgRecordLine("garbage")).toBeNull();
     expect(kmsgRecordLine("6,2,notanumber,-;x\n")).toBeNull();
+  });
+
+  it("equals the BigInt reference for any header and message (timestamps of any length, leading zeros, odd fields)", () => {
+    // The record's line as first written: header split into fields, microseconds through BigInt.
+    const reference = (record: string): string | null => {
+      const semi = record.indexOf(";");
+      if (semi < 0) return null;
+      const usec = record.slice(0, semi).split(",")[2];
+      if (usec === undefined || !/^\d+$/.test(usec)) return null;
+      const nl = record.indexOf("\n", semi);
+      const raw = record.slice(semi + 1, nl < 0 ? record.length : nl);
+      const message = raw.includes("\\x") ? raw.replace(/\\x([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16))) : raw;
+      const us = BigInt(usec);
+      const stamp = `[${String(us / 1_000_000n).padStart(5)}.${String(us % 1_000_000n).padStart(6, "0")}] `;
+      return stamp + (message.includes("\n") ? message.split("\n").join(`\n${" ".repeat(stamp.length)}`) : message);
+    };
+    const digits = fc.stringMatching(/^[0-9]{0,30}$/);
+    const piece = fc.oneof(digits, fc.constantFrom(",", ";", "\n", "-", "c", "\\x0a", "\\x5c", "x"), fc.string({ maxLength: 8 }));
+    const header = fc.tuple(digits, digits, digits, fc.constantFrom("-", "c", "+", "", "-,extra")).map((f) => f.join(","));
+    const record = fc.oneof(
+      fc.tuple(header, fc.array(piece, { maxLength: 12 })).map(([h, m]) => `${h};${m.join("")}`),
+      fc.array(piece, { maxLength: 16 }).map((p) => p.join("")),
+    );
+    fc.assert(
+      fc.property(record, (r) => {
+        expect(kmsgRecordLine(r)).toBe(reference(r));
+      }),
+      { numRuns: 20_000 },
+    );
   });
 
   it.skipIf(!KMSG || !DMESG)("the live ring buffer reads exactly as `dmesg` prints it", () => {

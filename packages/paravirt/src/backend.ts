@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -103,6 +102,8 @@ export function probeAgentSync(endpoint: string, options: AgentProbeOptions = {}
     timeoutMs: options.timeoutMs ?? 500,
   };
   const limit = options.limitMs ?? 4000;
+  // node:child_process only when an agent is probed: it costs every probe of a machine without one several ms at start-up.
+  const { spawnSync } = process.getBuiltinModule("node:child_process");
   const r = spawnSync(process.execPath, [script, JSON.stringify(req)], { encoding: "utf8", timeout: limit, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 8 * 1024 * 1024 });
   if (r.error) {
     const code = (r.error as NodeJS.ErrnoException).code;

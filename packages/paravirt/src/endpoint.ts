@@ -1,4 +1,4 @@
-import { BlockList, isIP } from "node:net";
+import type { BlockList } from "node:net";
 import { ClocksourceError } from "@clocksource/core";
 
 /**
@@ -91,9 +91,23 @@ export function formatEndpoint(e: Endpoint): string {
   return `${e.kind}:${e.path}`;
 }
 
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");
-LOOPBACK.addAddress("::1", "ipv6");
+/**
+ * node:net when an address is first looked at: loading it costs several ms, and commands that
+ * bundle this module without parsing an endpoint (`probe` with no agent) should not pay for it.
+ */
+const net = () => process.getBuiltinModule("node:net");
+const isIP = (host: string) => net().isIP(host);
+
+let loopback: BlockList | undefined;
+function loopbackList(): BlockList {
+  if (!loopback) {
+    const { BlockList } = net();
+    loopback = new BlockList();
+    loopback.addSubnet("127.0.0.0", 8, "ipv4");
+    loopback.addAddress("::1", "ipv6");
+  }
+  return loopback;
+}
 
 /**
  * True for literal addresses only this machine can reach: 127.0.0.0/8, ::1
@@ -104,8 +118,8 @@ LOOPBACK.addAddress("::1", "ipv6");
  */
 export function isLoopbackHost(host: string): boolean {
   const family = isIP(host);
-  if (family === 4) return LOOPBACK.check(host, "ipv4");
-  if (family === 6) return LOOPBACK.check(host, "ipv6");
+  if (family === 4) return loopbackList().check(host, "ipv4");
+  if (family === 6) return loopbackList().check(host, "ipv6");
   return false;
 }
 

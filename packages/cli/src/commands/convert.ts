@@ -2,6 +2,7 @@ import { checkMappingParams, ClocksourceError, convertStream, DEFAULT_MAX_LINE_B
 import { UsageError, type CliIo } from "../cli-io.js";
 import { loadMappingKinds } from "../mapping-kind-table.js";
 import { parseOptions } from "../parse-options.js";
+import { isRegularFile } from "../regular-file-fd.js";
 import { stdinChunks } from "../stdin-chunks.js";
 
 export const summary = "convert timestamps exactly with a mapping file (stdin → stdout, streaming)";
@@ -91,7 +92,10 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const registry = await loadMappingKinds([file.kind]);
   checkMappingParams(file, registry);
   const mapping = resolveMapping(file, registry, { ...(vcpu !== undefined ? { vcpu } : {}), ...(epoch !== undefined ? { epoch } : {}) });
-  const r = await convertStream(mapping, stdinChunks(io), io.stdout, {
+  // Output to a regular file goes straight to the descriptor, as input from one is read from it
+  // (process.stdout writes such a file synchronously too, so nothing written before is overtaken).
+  const output = io.stdoutFd !== undefined && isRegularFile(io.stdoutFd) ? { regularFileFd: io.stdoutFd } : io.stdout;
+  const r = await convertStream(mapping, stdinChunks(io), output, {
     direction: values.reverse ? "inverse" : "forward",
     // A stream on a descriptor (process.stdout) is done with a chunk when its write callback runs.
     reuseOutputBuffers: typeof (io.stdout as { fd?: unknown }).fd === "number",

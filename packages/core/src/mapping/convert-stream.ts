@@ -29,6 +29,8 @@ import { ByteOutput, type ByteSink } from "./byte-output.js";
 import { fieldValueSpans } from "./jsonl-field.js";
 import type { Conversion, ResolvedMapping } from "./mapping-file.js";
 
+export type { ByteSink, FileSink } from "./byte-output.js";
+
 /** How to convert a stream of lines. */
 export interface ConvertStreamOptions {
   /** `forward` converts the mapping's `from` values to `to`; `inverse` the other way. */

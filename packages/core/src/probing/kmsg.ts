@@ -20,19 +20,38 @@ function unescape(s: string): string {
   return s.includes("\\x") ? s.replace(/\\x([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16))) : s;
 }
 
+/**
+ * The `[    5.140900] ` prefix dmesg prints for a record's microseconds since boot, by cutting the
+ * decimal digits (any number of them, exactly): a probe formats hundreds of records at start-up,
+ * and doing it in BigInt allocated three of them per record.
+ */
+function stamp(usec: string): string {
+  const cut = usec.length - 6;
+  let seconds = "0";
+  if (cut > 0) {
+    let i = 0;
+    while (i < cut - 1 && usec.charCodeAt(i) === 48) i++;
+    seconds = usec.slice(i, cut);
+  }
+  return `[${seconds.padStart(5)}.${cut > 0 ? usec.slice(cut) : usec.padStart(6, "0")}] `;
+}
+
 /** One record (`prio,seq,usec,flags;message\n` and optional ` KEY=value` lines) as a dmesg line, or null. */
 export function kmsgRecordLine(record: string): string | null {
   const semi = record.indexOf(";");
   if (semi < 0) return null;
-  const fields = record.slice(0, semi).split(",");
-  const usec = fields[2];
-  if (usec === undefined || !/^\d+$/.test(usec)) return null;
+  // The third comma-separated field of the header: found in place, not split into an array per record.
+  const c1 = record.indexOf(",");
+  const c2 = c1 < 0 || c1 > semi ? -1 : record.indexOf(",", c1 + 1);
+  if (c2 < 0 || c2 > semi) return null;
+  const c3 = record.indexOf(",", c2 + 1);
+  const usec = record.slice(c2 + 1, c3 < 0 || c3 > semi ? semi : c3);
+  if (!/^\d+$/.test(usec)) return null;
   const nl = record.indexOf("\n", semi);
   const message = unescape(record.slice(semi + 1, nl < 0 ? record.length : nl));
-  const us = BigInt(usec);
-  const stamp = `[${String(us / 1_000_000n).padStart(5)}.${String(us % 1_000_000n).padStart(6, "0")}] `;
+  const prefix = stamp(usec);
   // A message of several lines: dmesg indents the later ones under the first.
-  return stamp + (message.includes("\n") ? message.split("\n").join(`\n${" ".repeat(stamp.length)}`) : message);
+  return prefix + (message.includes("\n") ? message.split("\n").join(`\n${" ".repeat(prefix.length)}`) : message);
 }
 
 /**

@@ -1,6 +1,5 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, opendirSync, readlinkSync, readSync, realpathSync, statSync, type Stats } from "node:fs";
-import { spawnSync } from "node:child_process";
-import { join, resolve, sep } from "node:path";
+import { resolve, sep } from "node:path";
 import { ClocksourceError } from "../errors.js";
 import { describeErrno, errnoReason } from "../io/errno.js";
 import { describeFileKind } from "../io/file-kind.js";
@@ -166,7 +165,21 @@ export class DirectorySystemView implements SystemView {
     // A magic link such as /proc/PID/root (a container's root) "resolves" to `/`:
     // keep going through it, and skip the descriptor-path check it would fail.
     this.realRoot = real === sep && this.root !== sep ? this.root : real;
+    this.rootPrefix = this.realRoot.endsWith(sep) ? this.realRoot : this.realRoot + sep;
     this.checkOpened = real !== sep;
+  }
+
+  /** {@link realRoot} ending in the separator, so that a resolved path is one concatenation away. */
+  private readonly rootPrefix: string;
+
+  /**
+   * The absolute path of components already resolved: none is empty, `.`, `..` or holds a
+   * separator, so this is what `path.join` would give, without normalising the string each time.
+   */
+  private absOf(parts: readonly string[], name?: string): string {
+    if (parts.length === 0) return name === undefined ? this.realRoot : this.rootPrefix + name;
+    const dir = this.rootPrefix + parts.join(sep);
+    return name === undefined ? dir : dir + sep + name;
   }
 
   /** Whether an opened descriptor's path (`/proc/self/fd`) must be the path resolved. */
@@ -235,12 +248,15 @@ export class DirectorySystemView implements SystemView {
           // The parent in the walk, never above the root (`..` of the root is the root).
           done.pop();
           // The root itself may be a link the user chose (a container's /proc/PID/root): follow it.
-          st = done.length === 0 ? statSync(this.realRoot) : lstatSync(join(this.realRoot, ...done));
+          st = done.length === 0 ? statSync(this.realRoot) : lstatSync(this.absOf(done));
           continue;
         }
         const dir: Stats = st;
-        const abs = join(this.realRoot, ...done, name);
-        st = lstatSync(abs);
+        const abs = this.absOf(done, name);
+        // A missing entry comes back as undefined rather than as a thrown error: most probes look for files that may not be there.
+        const next = lstatSync(abs, { throwIfNoEntry: false });
+        if (next === undefined) return this.notPresent(lastLink);
+        st = next;
         if (st.isSymbolicLink()) {
           if (++links > MAX_LINKS) return { ok: false, reason: `too many levels of symbolic links (a link loop?) at ${this.describe([...done, name].join("/"))}`, missing: false };
           const target = readlinkSync(abs);
@@ -259,11 +275,16 @@ export class DirectorySystemView implements SystemView {
       }
     } catch (e) {
       const why = errorReason(e);
-      // A link that leads nowhere is named: `proc/cpuinfo -> /etc/x` looks for the root's etc/x, not this machine's.
-      if (why.missing && lastLink) return { ok: false, missing: true, reason: `not present (the symbolic link ${this.describe(lastLink.at)} -> ${lastLink.target} leads nowhere inside the root)` };
+      if (why.missing) return this.notPresent(lastLink);
       return { ok: false, ...why };
     }
-    return { ok: true, rel: done.join("/"), abs: join(this.realRoot, ...done), st };
+    return { ok: true, rel: done.join("/"), abs: this.absOf(done), st };
+  }
+
+  /** A path that is not there; a link that leads nowhere is named: `proc/cpuinfo -> /etc/x` looks for the root's etc/x, not this machine's. */
+  private notPresent(lastLink: { at: string; target: string } | undefined): Resolved {
+    if (lastLink) return { ok: false, missing: true, reason: `not present (the symbolic link ${this.describe(lastLink.at)} -> ${lastLink.target} leads nowhere inside the root)` };
+    return { ok: false, ...errorReason({ code: "ENOENT" }) };
   }
 
   /**
@@ -455,6 +476,8 @@ export class DirectorySystemView implements SystemView {
       return { ok: false, source: KMSG_PATH, reason: `kernel log unreadable: ${KMSG_PATH}: ${why} (saved log: ${saved.reason})`, missing: false };
     }
     // The cap bounds memory; past it dmesg is stopped and what it wrote so far is used.
+    // node:child_process only here, where /dev/kmsg is missing: loading it costs every probe several ms at start-up.
+    const { spawnSync } = process.getBuiltinModule("node:child_process");
     const run = spawnSync("dmesg", [], { timeout: 3000, maxBuffer: max, stdio: ["ignore", "pipe", "pipe"] });
     const err = run.error as NodeJS.ErrnoException | undefined;
     const out = run.stdout as Buffer | null;

@@ -150,7 +150,7 @@ export class HypervisorEvidenceProbe implements CapabilityProbe {
         const named = LOG_HYPERVISOR.find((r) => r.re.test(line.message));
         if (named) out.push(fact(FACT.hypervisor, named.hypervisor, logLineSource(log.source, line), "derived", named.what));
         // DMI, ACPI OEM ids, paravirtual drivers, virtual devices: the first line of each kind is enough.
-        for (const f of hypervisorFactsFromLogLine(line.message, logLineSource(log.source, line), hypervisorFromKernelName)) {
+        for (const f of hypervisorFactsFromLogLine(line, log.source, hypervisorFromKernelName)) {
           const kind = `${f.name}|${String(f.value)}|${f.reason ?? ""}`;
           if (seenLogEvidence.has(kind)) continue;
           seenLogEvidence.add(kind);

@@ -16,6 +16,7 @@
  */
 import { fact, type Fact } from "../facts.js";
 import { FACT, type HypervisorName } from "../fact-names.js";
+import { logLineSource, type KernelLogLine } from "../kernel-log.js";
 
 /** A fact name for virtual devices that suggest, but do not prove, a hypervisor (virtio over PCI: DPUs offer it to bare-metal hosts too). */
 export const VIRTUAL_DEVICE_FACT = "virt.virtual_device";
@@ -85,33 +86,35 @@ export function dmiFromLogLine(message: string): string | null {
 
 /**
  * The hypervisor facts one kernel-log line gives (usually none).
- * @param message the line's message, without timestamp
- * @param source where it is (`dmesg:12 "…"`)
+ * @param line the line (its message is matched, without timestamp)
+ * @param logSource the log the line is in (`dmesg`, `/dev/kmsg`): a fact's source names both, built only for a line that gives one
  * @param nameOf maps a name the kernel prints (`vmware`, `Hyper-V`) to a hypervisor
  */
-export function hypervisorFactsFromLogLine(message: string, source: string, nameOf: (name: string) => HypervisorName | null): Fact[] {
+export function hypervisorFactsFromLogLine(line: KernelLogLine, logSource: string, nameOf: (name: string) => HypervisorName | null): Fact[] {
+  const message = line.message;
+  const source = () => logLineSource(logSource, line);
   const dmi = dmiFromLogLine(message);
   if (dmi !== null) {
     const rule = DMI_LINE_RULES.find((r) => r.re.test(dmi));
-    return rule ? [fact(FACT.hypervisor, rule.hypervisor as HypervisorName, source, rule.confidence, rule.what)] : [];
+    return rule ? [fact(FACT.hypervisor, rule.hypervisor as HypervisorName, source(), rule.confidence, rule.what)] : [];
   }
   const acpi = /^ACPI: (?:RSDP|XSDT|RSDT) (?:0x)?[0-9A-Fa-f]+ [0-9A-Fa-f]+ \(v\d+ +([^\s)]+)/.exec(message);
   if (acpi) {
     const rule = ACPI_OEM_RULES.find((r) => r.oem.test(acpi[1] as string));
-    return rule ? [fact(FACT.hypervisor, rule.hypervisor, source, "heuristic", rule.what)] : [];
+    return rule ? [fact(FACT.hypervisor, rule.hypervisor, source(), "heuristic", rule.what)] : [];
   }
   const tsc = TSC_FROM_HYPERVISOR.exec(message);
   if (tsc) {
-    const out = [fact(FACT.hypervisorPresent, true, source, "derived", "the kernel read the TSC frequency from a hypervisor")];
+    const out = [fact(FACT.hypervisorPresent, true, source(), "derived", "the kernel read the TSC frequency from a hypervisor")];
     const named = tsc[1] ? nameOf(tsc[1]) : null;
-    if (named) out.push(fact(FACT.hypervisor, named, source, "derived", `${tsc[1]} gave the kernel the TSC frequency`));
+    if (named) out.push(fact(FACT.hypervisor, named, source(), "derived", `${tsc[1]} gave the kernel the TSC frequency`));
     return out;
   }
   if (NOT_A_VM.test(message)) return [];
   const driver = DRIVER_RULES.find((r) => r.re.test(message));
   if (driver) {
-    return [driver.hypervisor ? fact(FACT.hypervisor, driver.hypervisor, source, driver.confidence, driver.what) : fact(FACT.hypervisorPresent, true, source, driver.confidence, driver.what)];
+    return [driver.hypervisor ? fact(FACT.hypervisor, driver.hypervisor, source(), driver.confidence, driver.what) : fact(FACT.hypervisorPresent, true, source(), driver.confidence, driver.what)];
   }
-  if (VIRTIO_PCI.test(message)) return [fact(VIRTUAL_DEVICE_FACT, "virtio", source, "heuristic", "a virtio device: usual in KVM/QEMU, Firecracker and bhyve guests, but DPUs offer virtio to bare-metal hosts too")];
+  if (VIRTIO_PCI.test(message)) return [fact(VIRTUAL_DEVICE_FACT, "virtio", source(), "heuristic", "a virtio device: usual in KVM/QEMU, Firecracker and bhyve guests, but DPUs offer virtio to bare-metal hosts too")];
   return [];
 }
