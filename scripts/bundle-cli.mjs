@@ -11,6 +11,9 @@
  *   packages/cli/bundle/main.cjs           everything else: help, unknown commands
  *   packages/cli/bundle/sync-child.js      the paravirtual probe's helper process
  *   packages/cli/bundle/THIRD-PARTY-NOTICES.txt  licences of the npm packages bundled
+ *   packages/cli/bundle/<file>.v8cache     V8's code cache of the commands whose start-up
+ *                                          counts (probe, convert, now; see bin/bundle-loader.cjs)
+ *                                          — the probe's after one run of `probe --json` here
  *
  * bin/clocksource.cjs picks the file from the first argument; main.cjs loads
  * the command files beside it for `--help` (it holds no command of its own). The input is
@@ -22,6 +25,7 @@
  */
 import { build } from "esbuild";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -154,6 +158,23 @@ for (const [pkgName, dir] of [...bundled].sort(([a], [b]) => a.localeCompare(b))
   notices += file ? readFileSync(join(dir, file), "utf8").trim() + "\n" : "(no licence file in the package)\n";
 }
 writeFileSync(join(OUT, "THIRD-PARTY-NOTICES.txt"), notices);
+
+// V8's code cache of the commands people time or call in loops. The probe is run once, here,
+// on this machine (it only reads), so that what its start-up compiles is in the cache too.
+const { buildCache, CACHE_SUFFIX } = createRequire(import.meta.url)(join(CLI, "bin/bundle-loader.cjs"));
+for (const [name, warm] of [["probe", ["probe", "--json"]], ["convert", null], ["now", null]]) {
+  const file = join(OUT, `cmd-${name}.cjs`);
+  if (!existsSync(file)) continue;
+  let cache;
+  try {
+    cache = await buildCache(file, warm);
+  } catch (e) {
+    // A machine where the probe cannot run still gets the cache of the compiled module.
+    console.log(`bundle-cli: cmd-${name}.cjs: the warming run failed (${String(e?.message ?? e).split("\n")[0]}); caching the module only`);
+    cache = await buildCache(file, null);
+  }
+  writeFileSync(file + CACHE_SUFFIX, cache);
+}
 
 const sizes = readdirSync(OUT).map((f) => `${f} ${(readFileSync(join(OUT, f)).length / 1024).toFixed(0)} KiB`);
 console.log(`bundle-cli: ${relative(REPO, OUT)}/: ${sizes.join(", ")}`);

@@ -35,7 +35,8 @@ else if (/^[a-z][a-z0-9-]*$/.test(first) && existsSync(join(dir, `cmd-${first}.c
 
 let entry;
 try {
-  entry = require(join(dir, file));
+  // Commands whose start-up counts have V8's code cache beside them (see bundle-loader.cjs).
+  entry = existsSync(join(dir, `${file}.v8cache`)) ? require("./bundle-loader.cjs").loadBundle(join(dir, file)) : require(join(dir, file));
 } catch (e) {
   if (e && e.code === "MODULE_NOT_FOUND" && !existsSync(join(dir, file))) {
     process.stderr.write(`clocksource: the command line is not built (${join(dir, file)} is missing): run npm run build\n`);

@@ -6,7 +6,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { builtinModules } from "node:module";
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -64,6 +64,21 @@ describe("the bundled command line", () => {
     for (const n of ["node:fs/promises", "node:module"]) expect(convert, n).not.toContain(n);
   });
 
+  it("has V8's code cache beside the commands whose start-up counts, and V8 takes it (the Node that built it runs here)", () => {
+    const cached = files.filter((f) => f.endsWith(".v8cache")).sort();
+    expect(cached).toEqual(["cmd-convert.cjs.v8cache", "cmd-now.cjs.v8cache", "cmd-probe.cjs.v8cache"]);
+    // In a plain node process, as the command line runs (a test runner's own flags could change V8's flag hash).
+    const check = `const { readFileSync } = require("node:fs"); const vm = require("node:vm"); const Module = require("node:module");
+      for (const f of ${JSON.stringify(cached.map((f) => join(BUNDLE, f)))}) {
+        const file = f.slice(0, -".v8cache".length);
+        const s = new vm.Script(Module.wrap(readFileSync(file, "utf8")), { filename: file, cachedData: readFileSync(f), importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER });
+        console.log(f.split("/").pop(), s.cachedDataRejected);
+      }`;
+    const r = spawnSync(process.execPath, ["-e", check], { encoding: "utf8", env: { PATH: process.env.PATH ?? "" } });
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim().split("\n")).toEqual(cached.map((f) => `${f} false`));
+  });
+
   it("names the licences of the third-party code inside", () => {
     const notices = read("THIRD-PARTY-NOTICES.txt");
     for (const pkg of ["tsyringe", "reflect-metadata"]) expect(notices).toMatch(new RegExp(`^${pkg} \\d+\\.\\d+\\.\\d+ \\(`, "m"));
@@ -87,6 +102,17 @@ describe("the bundled command line", () => {
       const doc = JSON.parse(r.stdout) as { selected?: string | null; runtime: { native: { loaded: boolean } } };
       expect(doc.runtime.native.loaded).toBe(false);
       expect(typeof doc.selected).toBe("string");
+    });
+
+    it("a code cache that does not fit (another Node, a damaged file) is ignored: V8 compiles the bundle as usual", () => {
+      const good = run(["probe", "--json"]);
+      writeFileSync(join(dir, "bundle/cmd-probe.cjs.v8cache"), Buffer.alloc(4096, 0x5a));
+      writeFileSync(join(dir, "bundle/cmd-convert.cjs.v8cache"), Buffer.alloc(0));
+      const r = run(["probe", "--json"]);
+      expect(r.status, r.stderr).toBe(0);
+      const strip = (t: string) => t.replace(/"(reason|value|source)": "[^"]*\d{6,}[^"]*"/g, "");
+      expect(strip(r.stdout)).toBe(strip(good.stdout));
+      expect(run(["convert", "--no-such-option"]).status).toBe(2);
     });
 
     it("a command's usage error is one line with exit 2, as from the whole command line", () => {

@@ -47,7 +47,8 @@ export function openCpuid(view: SystemView): { ok: true; cpuid: CpuidSource } | 
     // One probe read up front so a permission problem is reported once, as such.
     const first = view.readAt(CPUID_PATH, 0n, 16);
     if (!first.ok) return { ok: false, reason: /permission/i.test(first.reason) ? "needs root: permission denied reading the cpuid device" : first.reason, source: base };
-    const cache = new Map<string, LeafOutcome>();
+    // That read is leaf 0: kept, as a read of the device costs a CPUID on CPU 0 (a cross-CPU call, and in a guest an exit).
+    const cache = new Map<string, LeafOutcome>([[cpuidKey(0, 0), { ok: true, regs: decodeCpuidBytes(first.value), source: `${base} ${leafName(0)}` }]]);
     return {
       ok: true,
       cpuid: {
