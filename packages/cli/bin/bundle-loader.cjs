@@ -3,25 +3,23 @@
 // (<bundle>.v8cache): compiling the probe's 250 KiB was a tenth of its start-up, and V8
 // takes the cache instead. V8 checks the cache against the source and its own version and
 // flags, and compiles as usual when it does not fit (another Node version); without a cache
-// file, or on a Node without the main context's loader for vm scripts, the bundle is
-// required as any module.
+// file the bundle is required as any module.
 const { readFileSync } = require("node:fs");
 const Module = require("node:module");
 const { dirname } = require("node:path");
 const vm = require("node:vm");
 
 const CACHE_SUFFIX = ".v8cache";
-/** Dynamic import() inside the bundle (plugin backends) resolved as in any CommonJS module. */
-const MAIN_LOADER = vm.constants && vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER;
 
 /** The bundle as the script V8 compiles: the CommonJS wrapper around its source, as require() makes it. */
 function compile(file, source, cachedData) {
-  return new vm.Script(Module.wrap(source), { filename: file, cachedData, importModuleDynamically: MAIN_LOADER });
+  // No import() runs inside: plugins come through the command line's io.importModule (a vm script's
+  // own import() needs Node's experimental loader for it, which warns).
+  return new vm.Script(Module.wrap(source), { filename: file, cachedData });
 }
 
 /** The exports of the bundle at `file`. */
 function loadBundle(file) {
-  if (MAIN_LOADER === undefined) return require(file);
   let source;
   let cachedData;
   try {

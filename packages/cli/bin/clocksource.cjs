@@ -24,6 +24,8 @@ const io = {
   stdinFd: 0,
   stdoutFd: 1,
   env: process.env,
+  // Plugins are imported from here, a module Node loaded itself (see bundle-loader.cjs).
+  importModule: (url) => import(url),
 };
 
 const argv = process.argv.slice(2);

@@ -8,6 +8,8 @@ export interface CliIo {
   /** stdout's file descriptor when it is this process's own: a command may write a regular file there directly (convert). */
   readonly stdoutFd?: number;
   readonly env: Record<string, string | undefined>;
+  /** Imports a module by URL (plugins); the command line's own `import()`, usable from code loaded as a vm script. */
+  readonly importModule?: (url: string) => Promise<unknown>;
 }
 
 /** Bad command-line input: reported as one line, exit code 2. */

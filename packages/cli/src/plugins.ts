@@ -54,11 +54,19 @@ function resolvePlugin(spec: string, cwd: string): string {
 }
 
 /**
+ * Imports an ES module or CommonJS file by URL. The command line passes its own
+ * (`CliIo.importModule`): a bundle loaded from V8's code cache is compiled as a
+ * vm script, whose own `import()` Node 20 only allows through an experimental
+ * loader.
+ */
+export type ModuleImporter = (url: string) => Promise<unknown>;
+
+/**
  * Loads each plugin module and checks it exports `register`.
  * @throws UsageError (exit 2) naming the plugin when it cannot be found or
  *   loaded, or exports no `register` function
  */
-export async function loadPlugins(specs: readonly string[], cwd: string = process.cwd()): Promise<LoadedPlugin[]> {
+export async function loadPlugins(specs: readonly string[], cwd: string = process.cwd(), importModule: ModuleImporter = (url) => import(url)): Promise<LoadedPlugin[]> {
   const out: LoadedPlugin[] = [];
   for (const spec of specs) {
     let path: string;
@@ -69,7 +77,7 @@ export async function loadPlugins(specs: readonly string[], cwd: string = proces
     }
     let mod: { register?: unknown; default?: { register?: unknown } };
     try {
-      mod = (await import(pathToFileURL(path).href)) as typeof mod;
+      mod = (await importModule(pathToFileURL(path).href)) as typeof mod;
     } catch (e) {
       throw new UsageError(`plugin ${JSON.stringify(spec)} failed to load: ${firstLine(e)}`);
     }

@@ -71,7 +71,7 @@ describe("the bundled command line", () => {
     const check = `const { readFileSync } = require("node:fs"); const vm = require("node:vm"); const Module = require("node:module");
       for (const f of ${JSON.stringify(cached.map((f) => join(BUNDLE, f)))}) {
         const file = f.slice(0, -".v8cache".length);
-        const s = new vm.Script(Module.wrap(readFileSync(file, "utf8")), { filename: file, cachedData: readFileSync(f), importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER });
+        const s = new vm.Script(Module.wrap(readFileSync(file, "utf8")), { filename: file, cachedData: readFileSync(f) });
         console.log(f.split("/").pop(), s.cachedDataRejected);
       }`;
     const r = spawnSync(process.execPath, ["-e", check], { encoding: "utf8", env: { PATH: process.env.PATH ?? "" } });

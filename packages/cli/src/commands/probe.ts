@@ -45,7 +45,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
     return 0;
   }
   applyNoNative(values);
-  const plugins = await loadPlugins(pluginSpecs(values.plugin, io.env));
+  const plugins = await loadPlugins(pluginSpecs(values.plugin, io.env), process.cwd(), io.importModule);
   const container = createClockContainer({ sysroot: values.sysroot ?? "/", policy: policyFromFlags(values), env: io.env });
   registerBundledBackends(container);
   await registerPlugins(container, plugins);
