@@ -28,11 +28,15 @@ function loadBundle(file) {
   } catch {
     return require(file);
   }
-  const fn = compile(file, source, cachedData).runInThisContext();
+  return run(compile(file, source, cachedData), file).exports;
+}
+
+/** Runs the compiled bundle as require() runs a module; returns its module object. */
+function run(script, file) {
   const module = { exports: {}, filename: file, id: file, loaded: false };
-  fn.call(module.exports, module.exports, Module.createRequire(file), module, file, dirname(file));
+  script.runInThisContext().call(module.exports, module.exports, Module.createRequire(file), module, file, dirname(file));
   module.loaded = true;
-  return module.exports;
+  return module;
 }
 
 /**
@@ -42,8 +46,7 @@ function loadBundle(file) {
  */
 async function buildCache(file, warmArgs) {
   const script = compile(file, readFileSync(file, "utf8"));
-  const module = { exports: {}, filename: file, id: file, loaded: false };
-  script.runInThisContext().call(module.exports, module.exports, Module.createRequire(file), module, file, dirname(file));
+  const module = run(script, file);
   if (warmArgs) {
     const { Writable, Readable } = require("node:stream");
     const discard = () => new Writable({ write: (_chunk, _enc, done) => done() });
