@@ -11,7 +11,7 @@ import { MERGE_FLAG_NAMES, type MergedEvent } from "../src/merge/merger.js";
 import { ChromeJsonWriter, microsecondsText } from "../src/writers/chrome-json.js";
 import { JsonLinesWriter } from "../src/writers/jsonl.js";
 import { TextWriter } from "../src/writers/text.js";
-import { ChunkSink, type MergeWriter } from "../src/writers/writer.js";
+import { ChunkSink, TextLinesWriter, type MergeWriter } from "../src/writers/writer.js";
 
 const text = fc.oneof(
   fc.string({ unit: "binary", maxLength: 20 }),
@@ -107,6 +107,45 @@ describe("merge writers", () => {
     const sink = new ChunkSink();
     const lines = run(new JsonLinesWriter(sink), sink, [[m, m, m]]).trimEnd().split("\n");
     expect(lines.map((l) => (JSON.parse(l) as { fields: { s: string } }).fields.s === big)).toEqual([true, true, true]);
+  });
+
+  it("text: each line as the format is defined (machine: comm-tid [cpu] time: event: key=value … [±N ns] flags), ticks or seconds (property)", () => {
+    // The format, written the plain way: the writer's bytes must be exactly this.
+    const width = Math.max(...machines.map((x) => x.name.length));
+    const flagText: Record<string, string> = { order_unknown: " [order?]", outside_epochs: " [outside epochs]", out_of_order: " [out of order]", unmapped: " [unmapped: raw time]" };
+    const textValue = (v: FieldValue) => (v === null ? "(null)" : typeof v === "string" ? v : typeof v === "number" || typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString("hex") : `[${(v as readonly (number | bigint)[]).join(",")}]`);
+    const expected = (m: MergedEvent, ns: boolean) => {
+      const e = m.event;
+      const ts = ns ? `${m.ts / 1_000_000_000n}.${String(m.ts % 1_000_000_000n).padStart(9, "0")}` : m.ts.toString();
+      const fields = Object.entries(e.fields).map(([k, v]) => ` ${k}=${textValue(v)}`).join("");
+      const tail = (m.boundNs === null ? " [±? ns]" : m.boundNs === 0n ? "" : ` [±${m.boundNs} ns]`) + MERGE_FLAG_NAMES.filter(([bit]) => m.flags & bit).map(([, f]) => flagText[f]).join("");
+      const cpu = e.cpu >= 0 ? String(e.cpu).padStart(3, "0") : "???";
+      return `${(machines[m.machine]?.name ?? "").padStart(width)}: ${`${e.comm ?? "<...>"}-${e.tid}`.padStart(20)} [${cpu}] ${ts}: ${e.name}:${fields}${tail}\n`;
+    };
+    const textEvent = event.map((m) => ({ ...m, event: { ...m.event, cpu: m.event.cpu === 255 ? 12345 : m.event.cpu, tid: m.event.tid === 0 ? -0 : m.event.tid } }));
+    fc.assert(
+      fc.property(fc.array(fc.array(textEvent, { maxLength: 6 }), { maxLength: 4 }), fc.boolean(), (batches, ns) => {
+        const sink = new ChunkSink();
+        // Through UTF-8 both ways: a lone surrogate half is written as U+FFFD, as Buffer.from writes it.
+        expect(run(new TextWriter(sink, ns), sink, batches)).toBe(Buffer.from(batches.flat().map((m) => expected(m, ns)).join("")).toString("utf8"));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it("TextLinesWriter (for formats of one string per event): every line, in order, across flushes", () => {
+    class Names extends TextLinesWriter {
+      protected line(m: MergedEvent): string {
+        return `${m.event.name}\t${m.ts}\n`;
+      }
+    }
+    fc.assert(
+      fc.property(fc.array(fc.array(event, { maxLength: 6 }), { maxLength: 4 }), (batches) => {
+        const sink = new ChunkSink();
+        expect(run(new Names(sink), sink, batches)).toBe(Buffer.from(batches.flat().map((m) => `${m.event.name}\t${m.ts}\n`).join("")).toString("utf8"));
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it("Chrome JSON and text: whole batches in order, the Chrome document valid JSON", () => {

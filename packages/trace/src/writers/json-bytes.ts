@@ -95,6 +95,35 @@ export class JsonBytes {
     this.pos += this.buf.write(s, this.pos);
   }
 
+  /** Text as it is (no escaping), as UTF-8: short ASCII copied here, anything else through the engine. */
+  raw(s: string): void {
+    const n = s.length;
+    if (n <= SHORT_STRING) {
+      this.room(n);
+      const buf = this.buf;
+      const p = this.pos;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[p + i] = c;
+      }
+      if (i === n) {
+        this.pos = p + n;
+        return;
+      }
+    }
+    this.text(s);
+  }
+
+  /** `n` copies of the ASCII byte `b`. */
+  fill(b: number, n: number): void {
+    if (n <= 0) return;
+    this.room(n);
+    this.buf.fill(b, this.pos, this.pos + n);
+    this.pos += n;
+  }
+
   /**
    * A string as JSON, escaped as `JSON.stringify` escapes it (`\"`, `\\`,
    * `\b \f \n \r \t`, other controls as `\u00xx`) and written as UTF-8 here;

@@ -5,8 +5,10 @@
  * `seconds.nanoseconds` for a nanosecond target, raw ticks otherwise.
  */
 import { MERGE_FLAG_NAMES, type MergedEvent } from "../merge/merger.js";
+import type { FieldValue } from "../model/event.js";
 import { fieldText } from "./field-text.js";
-import { TextLinesWriter, type ChunkSink, type MergeHeader } from "./writer.js";
+import { bytesOf } from "./json-bytes.js";
+import { BufferedWriter, type ChunkSink, type MergeHeader } from "./writer.js";
 
 /** ns → `seconds.nnnnnnnnn`. */
 export function secondsText(ns: bigint): string {
@@ -22,8 +24,23 @@ const FLAG_TEXT: Record<string, string> = {
   unmapped: " [unmapped: raw time]",
 };
 
-export class TextWriter extends TextLinesWriter {
-  private width = 0;
+const C_UNKNOWN_COMM = bytesOf("<...>");
+const C_UNKNOWN_CPU = bytesOf(" [???] ");
+const C_UNKNOWN_BOUND = bytesOf(" [±? ns]");
+const C_NULL = bytesOf("(null)");
+const MAX_SAFE = 9007199254740991n;
+
+/** Characters of an integer's decimal form (with its minus sign). */
+function decimalLength(n: number): number {
+  let len = n < 0 ? 2 : 1;
+  for (let a = Math.abs(n); a >= 10; a = Math.floor(a / 10)) len++;
+  return len;
+}
+
+export class TextWriter extends BufferedWriter {
+  /** Each machine's name, padded to the longest, and `: `. */
+  private names: Uint8Array[] = [];
+  private readonly flags = MERGE_FLAG_NAMES.map(([bit, name]) => ({ bit, bytes: bytesOf(FLAG_TEXT[name] ?? "") }));
 
   constructor(
     sink: ChunkSink,
@@ -35,19 +52,84 @@ export class TextWriter extends TextLinesWriter {
 
   override begin(header: MergeHeader): void {
     super.begin(header);
-    this.width = Math.max(...header.machines.map((m) => m.name.length));
+    const width = Math.max(...header.machines.map((m) => m.name.length));
+    this.names = header.machines.map((m) => bytesOf(`${m.name.padStart(width)}: `));
   }
 
-  protected line(m: MergedEvent): string {
-    const e = m.event;
-    const name = (this.header.machines[m.machine]?.name ?? "").padStart(this.width);
-    const who = `${e.comm ?? "<...>"}-${e.tid}`.padStart(20);
-    const cpu = e.cpu >= 0 ? String(e.cpu).padStart(3, "0") : "???";
-    const ts = this.targetIsNs ? secondsText(m.ts) : m.ts.toString();
-    let fields = "";
-    for (const k in e.fields) fields += ` ${k}=${fieldText(e.fields[k] ?? null)}`;
-    let tail = m.boundNs === null ? " [±? ns]" : m.boundNs === 0n ? "" : ` [±${m.boundNs} ns]`;
-    if (m.flags !== 0) for (const [bit, flag] of MERGE_FLAG_NAMES) if (m.flags & bit) tail += FLAG_TEXT[flag];
-    return `${name}: ${who} [${cpu}] ${ts}: ${e.name}:${fields}${tail}\n`;
+  write(events: readonly MergedEvent[]): void {
+    this.reclaim();
+    const out = this.out;
+    for (const m of events) {
+      const e = m.event;
+      out.copy(this.names[m.machine] ?? C_NULL);
+      // `comm-tid`, right-aligned in 20 characters.
+      out.fill(32, 20 - ((e.comm ?? "<...>").length + 1 + decimalLength(e.tid)));
+      if (e.comm === null) out.copy(C_UNKNOWN_COMM);
+      else out.raw(e.comm);
+      out.fill(45, 1);
+      out.number(e.tid);
+      if (e.cpu >= 0) {
+        out.raw(" [");
+        out.fill(48, 3 - decimalLength(e.cpu));
+        out.number(e.cpu);
+        out.raw("] ");
+      } else {
+        out.copy(C_UNKNOWN_CPU);
+      }
+      this.timestamp(m.ts);
+      out.raw(": ");
+      out.raw(e.name);
+      out.fill(58, 1);
+      const f = e.fields;
+      for (const k in f) {
+        out.fill(32, 1);
+        out.raw(k);
+        out.fill(61, 1);
+        this.value(f[k] ?? null);
+      }
+      if (m.boundNs === null) out.copy(C_UNKNOWN_BOUND);
+      else if (m.boundNs !== 0n) {
+        out.raw(" [±");
+        out.digits(m.boundNs);
+        out.raw(" ns]");
+      }
+      if (m.flags !== 0) for (const x of this.flags) if (m.flags & x.bit) out.copy(x.bytes);
+      out.fill(10, 1);
+    }
+  }
+
+  /** `seconds.nnnnnnnnn` on a nanosecond target, the raw count otherwise. */
+  private timestamp(ts: bigint): void {
+    const out = this.out;
+    if (!this.targetIsNs) return out.digits(ts);
+    if (ts < 0n || ts > MAX_SAFE) return out.text(secondsText(ts));
+    // Exact on doubles below 2^53: the quotient by 10^9 is never rounded up across an integer.
+    const n = Number(ts);
+    const s = Math.floor(n / 1e9);
+    const frac = n - s * 1e9;
+    out.number(s);
+    out.fill(46, 1);
+    out.fill(48, 9 - decimalLength(frac));
+    out.number(frac);
+  }
+
+  /** A field value as `fieldText` writes it. */
+  private value(v: FieldValue): void {
+    const out = this.out;
+    switch (typeof v) {
+      case "number":
+        if (Number.isSafeInteger(v)) out.number(v);
+        else out.raw(String(v));
+        return;
+      case "bigint":
+        if (v >= -MAX_SAFE && v <= MAX_SAFE) out.number(Number(v));
+        else out.raw(v.toString());
+        return;
+      case "string":
+        out.raw(v);
+        return;
+    }
+    if (v === null) out.copy(C_NULL);
+    else out.raw(fieldText(v));
   }
 }
