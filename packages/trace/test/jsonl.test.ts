@@ -12,6 +12,9 @@ import { jsonLinesFormat } from "../src/readers/jsonl/index.js";
 import { openTrace } from "../src/open.js";
 import { DATA_DIR, readTrace } from "./support/text-fixtures.js";
 
+/** What JSON.stringify (an independent encoder) makes of a value, bigints as decimal strings and bytes as hex, parsed back. */
+const stringified = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? x.toString() : x instanceof Uint8Array ? Buffer.from(x).toString("hex") : x)));
+
 const tmp = mkdtempSync(join(tmpdir(), "jsonl-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 let n = 0;
@@ -188,10 +191,9 @@ describe("the dump schema reads back", () => {
         const sorted = [...events].sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.cpu - b.cpu));
         const lines = sorted.map((e) => enc.encode(e));
         // Each line holds the event's values, checked against JSON.stringify (an independent encoder).
-        const plain = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? x.toString() : x instanceof Uint8Array ? Buffer.from(x).toString("hex") : x)));
         sorted.forEach((e, i) => {
           const got = JSON.parse(lines[i] as string);
-          expect(got).toEqual(plain({ machine: "host", ts: e.ts, cpu: e.cpu, pid: e.pid, tid: e.tid, comm: e.comm, event: e.name, fields: e.fields, clock: e.buffer === "" ? "x86-tsc" : "mono", ...(e.buffer === "" ? {} : { buffer: e.buffer }) }));
+          expect(got).toEqual(stringified({ machine: "host", ts: e.ts, cpu: e.cpu, pid: e.pid, tid: e.tid, comm: e.comm, event: e.name, fields: e.fields, clock: e.buffer === "" ? "x86-tsc" : "mono", ...(e.buffer === "" ? {} : { buffer: e.buffer }) }));
         });
         const back = await read(lines.join(""));
         expect(back.warnings).toEqual([]);
@@ -248,7 +250,7 @@ describe("EventLineBytes (the dump's byte encoder)", () => {
     buffer: fc.constantFrom("", "guest", 'a"b', "é"),
   });
 
-  it("writes exactly the bytes of the string encoder's lines, across any chunk size, reused or not (property)", () => {
+  it("writes each event's values as standard JSON, members in order, the same bytes across any chunk size, reused or not (property)", () => {
     fc.assert(
       fc.property(fc.array(anyEvent, { maxLength: 12 }), fc.integer({ min: 64, max: 400 }), fc.boolean(), fc.string({ unit: "binary", maxLength: 30 }), (events, chunk, reuse, machine) => {
         const clockOf = (b: string) => (b === "" ? "x86-tsc" : b === "é" ? null : "mono");
@@ -258,8 +260,19 @@ describe("EventLineBytes (the dump's byte encoder)", () => {
         for (const e of events) out.write(e);
         out.flush();
         expect(out.pending).toBe(0);
+        const text = Buffer.concat(chunks).toString("utf8");
+        // Cut into chunks of any size, the bytes are those of one line at a time.
         const enc = new EventLineEncoder(machine, clockOf);
-        expect(Buffer.concat(chunks).toString("hex")).toBe(Buffer.from(events.map((e) => enc.encode(e)).join("")).toString("hex"));
+        expect(text).toBe(events.map((e) => enc.encode(e)).join(""));
+        // And each line holds the event's values, checked against JSON.stringify (an independent encoder).
+        const lines = text.split("\n");
+        expect(lines.pop()).toBe("");
+        events.forEach((e, i) => {
+          const got = JSON.parse(lines[i] as string) as Record<string, unknown>;
+          expect(Object.keys(got)).toEqual(["machine", "ts", "cpu", "pid", "tid", "comm", "event", "fields", "clock", ...(e.buffer === "" ? [] : ["buffer"])]);
+          const fields = Object.fromEntries(Object.entries(e.fields).map(([k, v]) => [k, Array.isArray(v) ? v.map((x) => (typeof x === "number" && !Number.isFinite(x) ? null : x)) : v]));
+          expect(got).toEqual(stringified({ machine, ts: e.ts, cpu: e.cpu, pid: e.pid, tid: e.tid, comm: e.comm, event: e.name, fields, clock: clockOf(e.buffer), ...(e.buffer === "" ? {} : { buffer: e.buffer }) }));
+        });
       }),
       { numRuns: 400 },
     );

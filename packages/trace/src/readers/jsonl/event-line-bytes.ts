@@ -1,7 +1,7 @@
 /**
- * The dump schema of {@link EventLineEncoder}, written as UTF-8 bytes straight
- * into output chunks (see `writers/json-bytes.ts` for why): byte for byte what
- * `Buffer.from(encoder.encode(e))` gives (property-tested), without building a
+ * The JSON lines schema of `trace dump` (documented on {@link EventLineEncoder},
+ * which gives one event's line as a string), written as UTF-8 bytes straight
+ * into output chunks (see `writers/json-bytes.ts` for why) without building a
  * string per line.
  */
 import type { TraceEvent } from "../../model/event.js";
