@@ -13,3 +13,12 @@ export function isRegularFile(fd: number): boolean {
     return false;
   }
 }
+
+/**
+ * Whether a stream writes to a file descriptor of this process (process.stdout
+ * and stderr): such a stream is done with a chunk once it is written, unlike a
+ * stream in memory (a test's collector, a Transform), which may keep it.
+ */
+export function writesToDescriptor(stream: NodeJS.WritableStream): boolean {
+  return typeof (stream as { fd?: unknown }).fd === "number";
+}

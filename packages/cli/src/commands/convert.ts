@@ -2,7 +2,7 @@ import { checkMappingParams, ClocksourceError, convertStream, DEFAULT_MAX_LINE_B
 import { UsageError, type CliIo } from "../cli-io.js";
 import { loadMappingKinds } from "../mapping-kind-table.js";
 import { parseOptions } from "../parse-options.js";
-import { isRegularFile } from "../regular-file-fd.js";
+import { isRegularFile, writesToDescriptor } from "../regular-file-fd.js";
 import { stdinChunks } from "../stdin-chunks.js";
 
 export const summary = "convert timestamps exactly with a mapping file (stdin → stdout, streaming)";
@@ -98,7 +98,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const r = await convertStream(mapping, stdinChunks(io), output, {
     direction: values.reverse ? "inverse" : "forward",
     // A stream on a descriptor (process.stdout) is done with a chunk when its write callback runs.
-    reuseOutputBuffers: typeof (io.stdout as { fd?: unknown }).fd === "number",
+    reuseOutputBuffers: writesToDescriptor(io.stdout),
     skipInvalid: values["skip-invalid"],
     ...(field !== undefined ? { jsonlField: field } : {}),
     ...(maxLine !== undefined ? { maxLineBytes: Number(maxLine) } : {}),

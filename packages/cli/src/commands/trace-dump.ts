@@ -4,6 +4,7 @@
  */
 import { EventLineBytes, type ChunkHandoff, type TraceEvent, type TraceReader } from "@clocksource/trace";
 import type { CliIo } from "../cli-io.js";
+import { writesToDescriptor } from "../regular-file-fd.js";
 
 /**
  * Hands chunks to a stream and waits only when the stream says its buffer is
@@ -13,15 +14,11 @@ import type { CliIo } from "../cli-io.js";
  */
 export class StreamChunks {
   private blocked = false;
-  /**
-   * Whether a chunk is free again once written and nothing is left queued:
-   * true only for a stream over a file descriptor, which writes through; a
-   * stream in memory (a test's collector, a Transform) may keep the chunk.
-   */
+  /** Whether a chunk is free again once written and nothing is left queued (see {@link writesToDescriptor}). */
   private readonly writesThrough: boolean;
 
   constructor(private readonly stream: NodeJS.WritableStream) {
-    this.writesThrough = typeof (stream as { fd?: unknown }).fd === "number";
+    this.writesThrough = writesToDescriptor(stream);
   }
 
   /** The sink for {@link EventLineBytes}: writes a chunk; true when the chunk may be reused. */
