@@ -177,65 +177,71 @@ for (const [label, args, mode] of [["convert guest -> host", [], "fwd"], ["conve
 
 // ------------------------------------------------------------------ batch vs C
 {
-  const { kvmForwardBatch, kvmInverseBatch, kvmForward, kvmInverse, batchBackend, allocU64Batch } = x86;
+  const { kvmForwardBatch, kvmInverseBatch, kvmForward, kvmInverse, batchBackend, allocU64Batch, setNativeBatch } = x86;
   const values = new BigUint64Array(BATCH);
   const w = new Uint32Array(values.buffer);
   let s = 2463534242;
   for (let i = 0; i < w.length; i++) { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; w[i] = s; }
   const out = new BigUint64Array(BATCH);
+  out.fill(0n); // touches every page once, so that no run pays for first-touch page faults
   // The same values in an array that lives in kernel memory (allocU64Batch), converted in place; a
   // checkout without it (BENCH_ROOT) reports those rows as not measured.
   const km = typeof allocU64Batch === "function" ? allocU64Batch(BATCH) : null;
+  if (km) km.set(values);
   const checksum = (a) => {
     const u = new Uint32Array(a.buffer, a.byteOffset, a.length * 2);
     let lo = 0, hi = 0;
     for (let i = 0; i < u.length; i += 2) { lo ^= u[i]; hi ^= u[i + 1]; }
     return ((BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0)).toString(16);
   };
-  kvmForwardBatch(values.subarray(0, 100_000), P, out.subarray(0, 100_000)); // warm the kernels up
-  kvmInverseBatch(values.subarray(0, 100_000), P, out.subarray(0, 100_000));
-  if (km) {
-    km.set(values); // also touches every page once, so that no run pays for first-touch page faults
-    kvmForwardBatch(km.subarray(0, 100_000), P);
-    kvmInverseBatch(km.subarray(0, 100_000), P);
-  }
   const time = (f) => { const t0 = process.hrtime.bigint(); f(); return Number(process.hrtime.bigint() - t0) / BATCH; };
-  let fwd = Infinity, inv = Infinity, sums = null;
-  let kfwd = Infinity, kinv = Infinity, ksums = null;
-  // Plain and kernel-memory runs interleaved, so that load on a shared machine hits both alike.
-  for (let r = 0; r < RUNS; r++) {
-    fwd = Math.min(fwd, time(() => kvmForwardBatch(values, P, out)));
-    const sf = checksum(out);
-    inv = Math.min(inv, time(() => kvmInverseBatch(values, P, out)));
-    sums = [sf, checksum(out)];
-    if (!km) continue;
-    // In place: the input is copied in before each timed run (not timed), as a reader would fill the array.
-    km.set(values);
-    kfwd = Math.min(kfwd, time(() => kvmForwardBatch(km, P)));
-    const ksf = checksum(km);
-    for (const i of [0, 1, BATCH - 1]) if (km[i] !== kvmForward(values[i], P)) mismatch(`batch forward on a kernel-memory array differs from the BigInt reference at ${i}`);
-    km.set(values);
-    kinv = Math.min(kinv, time(() => kvmInverseBatch(km, P)));
-    for (const i of [0, 1, BATCH - 1]) if (km[i] !== kvmInverse(values[i], P)) mismatch(`batch inverse on a kernel-memory array differs from the BigInt reference at ${i}`);
-    ksums = [ksf, checksum(km)];
-  }
-  for (const i of [0, 1, BATCH - 1]) {
-    kvmForwardBatch(values.subarray(i, i + 1), P, out.subarray(0, 1));
-    if (out[0] !== kvmForward(values[i], P)) mismatch(`batch forward differs from the BigInt reference at ${i}`);
-    kvmInverseBatch(values.subarray(i, i + 1), P, out.subarray(0, 1));
-    if (out[0] !== kvmInverse(values[i], P)) mismatch(`batch inverse differs from the BigInt reference at ${i}`);
-  }
-  console.log(`\nKVM TSC batch (kvmForwardBatch / kvmInverseBatch), ${(BATCH / 1e6).toFixed(0)}M values (kernels: ${batchBackend()}):`);
-  const labels = [
-    ["batch forward, plain BigUint64Array", 1.5],
-    ["batch inverse, plain BigUint64Array", 2],
-    ["batch forward, kernel-memory array", 1.5],
-    ["batch inverse, kernel-memory array", 2],
-  ];
-  if (!cbin) {
-    for (const [label, goal] of labels) row(label, null, goal, "no C reference");
-  } else {
-    const [cf, ci, csf, csi] = execFileSync(cbin, ["batch", String(BATCH), ...cArgs], { encoding: "utf8" }).trim().split(" ");
+  const C = cbin ? execFileSync(cbin, ["batch", String(BATCH), ...cArgs], { encoding: "utf8" }).trim().split(" ") : null;
+
+  /** Times one backend (the one batchBackend() names now) on plain and kernel-memory arrays, and prints its four rows. */
+  const measure = (title) => {
+    kvmForwardBatch(values.subarray(0, 100_000), P, out.subarray(0, 100_000)); // warm the kernels up
+    kvmInverseBatch(values.subarray(0, 100_000), P, out.subarray(0, 100_000));
+    if (km) {
+      kvmForwardBatch(km.subarray(0, 100_000), P);
+      kvmInverseBatch(km.subarray(0, 100_000), P);
+    }
+    let fwd = Infinity, inv = Infinity, sums = null;
+    let kfwd = Infinity, kinv = Infinity, ksums = null;
+    // Plain and kernel-memory runs interleaved, so that load on a shared machine hits both alike.
+    for (let r = 0; r < RUNS; r++) {
+      fwd = Math.min(fwd, time(() => kvmForwardBatch(values, P, out)));
+      const sf = checksum(out);
+      inv = Math.min(inv, time(() => kvmInverseBatch(values, P, out)));
+      sums = [sf, checksum(out)];
+      if (!km) continue;
+      // In place: the input is copied in before each timed run (not timed), as a reader would fill the array.
+      km.set(values);
+      kfwd = Math.min(kfwd, time(() => kvmForwardBatch(km, P)));
+      const ksf = checksum(km);
+      for (const i of [0, 1, BATCH - 1]) if (km[i] !== kvmForward(values[i], P)) mismatch(`batch forward on a kernel-memory array differs from the BigInt reference at ${i}`);
+      km.set(values);
+      kinv = Math.min(kinv, time(() => kvmInverseBatch(km, P)));
+      for (const i of [0, 1, BATCH - 1]) if (km[i] !== kvmInverse(values[i], P)) mismatch(`batch inverse on a kernel-memory array differs from the BigInt reference at ${i}`);
+      ksums = [ksf, checksum(km)];
+    }
+    for (const i of [0, 1, BATCH - 1]) {
+      kvmForwardBatch(values.subarray(i, i + 1), P, out.subarray(0, 1));
+      if (out[0] !== kvmForward(values[i], P)) mismatch(`batch forward differs from the BigInt reference at ${i}`);
+      kvmInverseBatch(values.subarray(i, i + 1), P, out.subarray(0, 1));
+      if (out[0] !== kvmInverse(values[i], P)) mismatch(`batch inverse differs from the BigInt reference at ${i}`);
+    }
+    console.log(`\n${title}, ${(BATCH / 1e6).toFixed(0)}M values (kernels: ${batchBackend()}):`);
+    const labels = [
+      ["batch forward, plain BigUint64Array", 1.5],
+      ["batch inverse, plain BigUint64Array", 2],
+      ["batch forward, kernel-memory array", 1.5],
+      ["batch inverse, kernel-memory array", 2],
+    ].map(([l, g]) => [`${l} (${batchBackend()})`, g]);
+    if (!C) {
+      for (const [label, goal] of labels) row(label, null, goal, "no C reference");
+      return;
+    }
+    const [cf, ci, csf, csi] = C;
     const report = ([[lf, gf], [li, gi]], f, i, sums, how) => {
       if (!sums) {
         row(lf, null, gf, "allocU64Batch is not in the measured checkout");
@@ -248,6 +254,17 @@ for (const [label, args, mode] of [["convert guest -> host", [], "fwd"], ["conve
     };
     report(labels.slice(0, 2), fwd, inv, sums, "plain");
     report(labels.slice(2), kfwd, kinv, ksums, "kernel-memory");
+  };
+
+  // The backend every caller gets (the native addon's loops where they load), then WebAssembly's
+  // kernels alone, for a machine or a program without the addon.
+  measure("KVM TSC batch (kvmForwardBatch / kvmInverseBatch)");
+  if (typeof setNativeBatch === "function" && batchBackend() === "native") {
+    setNativeBatch(false);
+    measure("The same without the native addon (setNativeBatch(false))");
+    setNativeBatch(true);
+  } else if (typeof setNativeBatch === "function") {
+    console.log(`(no native batch kernels here: ${x86.batchNativeReason()})`);
   }
 }
 

@@ -6,6 +6,12 @@
  * Everywhere Linux: a counter read bracketing a CLOCK_MONOTONIC_RAW read,
  * for calibration. The "sink" path writes the counter into a BigUint64Array
  * the caller registered once, so a read allocates no BigInt.
+ *
+ * Where the compiler has a 128-bit integer: KVM's TSC map and its exact
+ * inverse over whole BigUint64Arrays (mulShiftAddBatch and
+ * mulShiftAddInverseBatch). WebAssembly has no 64 x 64 -> 128-bit multiply and
+ * cannot reach an ordinary array's memory, so the same loops there cost a
+ * copy in and out and a multiply built from 32-bit halves.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -100,6 +106,110 @@ static uint64_t *u64_array_arg(napi_env env, napi_value v, size_t min_len, size_
   return (uint64_t *)data;
 }
 
+#ifdef __SIZEOF_INT128__
+typedef unsigned __int128 u128;
+
+/* The (input, output, mult, shift, add) arguments of the batch functions; 0 after throwing. */
+typedef struct { const uint64_t *in; uint64_t *out; size_t n; uint64_t mult, add; unsigned shift; } batch_args;
+
+/* A BigUint64Array's data and length (the data may be NULL when it is empty); 0 if it is not one. */
+static int u64_array_any(napi_env env, napi_value v, void **data, size_t *len) {
+  bool is_ta = false;
+  napi_typedarray_type type;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return 0;
+  if (napi_get_typedarray_info(env, v, &type, len, data, NULL, NULL) != napi_ok || type != napi_biguint64_array) return 0;
+  return 1;
+}
+
+static int batch_arg_u64(napi_env env, napi_value v, uint64_t *out, const char *what) {
+  bool lossless = false;
+  if (napi_get_value_bigint_uint64(env, v, out, &lossless) != napi_ok || !lossless) {
+    napi_throw_range_error(env, NULL, what);
+    return 0;
+  }
+  return 1;
+}
+
+static int batch_args_get(napi_env env, napi_callback_info info, batch_args *a, const char *name) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5) {
+    napi_throw_type_error(env, NULL, name);
+    return 0;
+  }
+  size_t n_out = 0;
+  void *in = NULL, *out = NULL;
+  if (!u64_array_any(env, argv[0], &in, &a->n)) {
+    napi_throw_type_error(env, NULL, "the input must be a BigUint64Array");
+    return 0;
+  }
+  if (!u64_array_any(env, argv[1], &out, &n_out) || n_out < a->n) {
+    napi_throw_type_error(env, NULL, "the output must be a BigUint64Array at least as long as the input");
+    return 0;
+  }
+  a->in = (const uint64_t *)in;
+  a->out = (uint64_t *)out;
+  if (!batch_arg_u64(env, argv[2], &a->mult, "mult must be a bigint in 0..2^64-1")) return 0;
+  uint32_t shift = 0;
+  if (napi_get_value_uint32(env, argv[3], &shift) != napi_ok || shift > 63) {
+    napi_throw_range_error(env, NULL, "shift must be a number in 0..63");
+    return 0;
+  }
+  a->shift = shift;
+  if (!batch_arg_u64(env, argv[4], &a->add, "add must be a bigint in 0..2^64-1")) return 0;
+  /* In place or apart: an output that overlaps the input at another offset would read values already written. */
+  if (a->n && a->in != a->out && (const uint64_t *)a->out < a->in + a->n && a->in < (const uint64_t *)a->out + a->n) {
+    napi_throw_range_error(env, NULL, "the output overlaps the input at another offset");
+    return 0;
+  }
+  return 1;
+}
+
+/* mulShiftAddBatch(input, output, mult, shift, add): output[i] = ((input[i] * mult) >> shift) + add mod 2^64, 128-bit product. */
+static napi_value MulShiftAddBatch(napi_env env, napi_callback_info info) {
+  batch_args a;
+  if (!batch_args_get(env, info, &a, "mulShiftAddBatch(input, output, mult, shift, add)")) return NULL;
+  const uint64_t *in = a.in;
+  uint64_t *out = a.out;
+  const uint64_t mult = a.mult, add = a.add;
+  const unsigned shift = a.shift;
+  for (size_t i = 0; i < a.n; i++) out[i] = (uint64_t)(((u128)in[i] * mult) >> shift) + add;
+  return NULL;
+}
+
+/*
+ * mulShiftAddInverseBatch(input, output, mult, shift, add): output[i] = the smallest x < 2^64 with
+ * floor(x * mult / 2^shift) >= (input[i] - add) mod 2^64, that is ceil(((input[i] - add) << shift) / mult).
+ * Returns the index of the first value that has none (left as it was in output; the values after it
+ * are still converted), or -1.
+ */
+static napi_value MulShiftAddInverseBatch(napi_env env, napi_callback_info info) {
+  batch_args a;
+  if (!batch_args_get(env, info, &a, "mulShiftAddInverseBatch(input, output, mult, shift, add)")) return NULL;
+  if (a.mult == 0) { napi_throw_range_error(env, NULL, "mult must be at least 1"); return NULL; }
+  const uint64_t *in = a.in;
+  uint64_t *out = a.out;
+  const uint64_t mult = a.mult, add = a.add;
+  const unsigned shift = a.shift;
+  /* u << shift has a result iff it is <= mult * (2^64 - 1); then its ceiling quotient fits in 64 bits. */
+  const u128 limit = (u128)mult * UINT64_MAX;
+  int64_t first = -1;
+  for (size_t i = 0; i < a.n; i++) {
+    const uint64_t y = in[i];
+    const u128 x = (u128)(y - add) << shift;
+    if (x > limit) {
+      out[i] = y;
+      if (first < 0) first = (int64_t)i;
+      continue;
+    }
+    out[i] = (uint64_t)((x + (mult - 1)) / mult);
+  }
+  napi_value r;
+  CHECK(napi_create_int64(env, first, &r));
+  return r;
+}
+#endif
+
 /* out[0] = counter before, out[1] = CLOCK_MONOTONIC_RAW in ns, out[2] = counter after. */
 static napi_value ReadCounterPair(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -177,6 +287,10 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   if (add_fn(env, exports, "noop", Noop, st) != napi_ok) return NULL;
   if (add_fn(env, exports, "readCounterPair", ReadCounterPair, st) != napi_ok) return NULL;
   if (add_fn(env, exports, "setSink", SetSink, st) != napi_ok) return NULL;
+#ifdef __SIZEOF_INT128__
+  if (add_fn(env, exports, "mulShiftAddBatch", MulShiftAddBatch, st) != napi_ok) return NULL;
+  if (add_fn(env, exports, "mulShiftAddInverseBatch", MulShiftAddInverseBatch, st) != napi_ok) return NULL;
+#endif
 #if defined(HAVE_TSC) || defined(HAVE_CNTVCT)
   if (add_fn(env, exports, "readCounter", Counter, st) != napi_ok) return NULL;
   if (add_fn(env, exports, "readCounterToSink", ReadCounterToSink, st) != napi_ok) return NULL;

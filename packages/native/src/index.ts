@@ -49,6 +49,24 @@ export interface NativeBinding {
   setSink(sink: BigUint64Array): void;
   /** Writes the counter into the registered sink's element 0: no BigInt allocated. */
   readCounterToSink?(): void;
+  /**
+   * `output[i] = ((input[i] × mult) >> shift) + add` mod 2^64, with the full
+   * 128-bit product (KVM's host → guest TSC map), for every element of
+   * `input`. `output` may be `input` itself but must not overlap it at another
+   * offset. Absent where the compiler has no 128-bit integer, and in addons
+   * built before it existed.
+   * @throws TypeError for arrays of another kind or an `output` shorter than `input`;
+   *   RangeError for `mult`/`add` outside u64, `shift` outside 0..63, or overlapping arrays
+   */
+  mulShiftAddBatch?(input: BigUint64Array, output: BigUint64Array, mult: bigint, shift: number, add: bigint): void;
+  /**
+   * The exact inverse, for every element: the smallest x < 2^64 with
+   * `⌊x × mult / 2^shift⌋ ≥ (input[i] − add) mod 2^64`. A value with no such x
+   * is copied to `output` unchanged; the rest are converted.
+   * @returns the index of the first value without a result, or -1
+   * @throws as {@link NativeBinding.mulShiftAddBatch}, and RangeError for `mult` 0
+   */
+  mulShiftAddInverseBatch?(input: BigUint64Array, output: BigUint64Array, mult: bigint, shift: number, add: bigint): number;
 }
 
 // CommonJS (package.json "type"), not an ES module: it is loaded at start-up by every command that reads a counter, and

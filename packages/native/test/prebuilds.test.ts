@@ -91,7 +91,7 @@ describe.skipIf(!CAN_BUILD)("prebuilt addons (scripts/prebuild.mjs, run by prepa
     expect(run.status, run.stderr).toBe(0);
     const kv = Object.fromEntries(run.stdout.trim().split("\n").map((l) => [l.slice(0, l.indexOf(" ")), l.slice(l.indexOf(" ") + 1)]));
     expect(kv.counter).toBe("cntvct");
-    expect((kv.exports as string).split(" ").sort()).toEqual(["cntfrq", "cntvct", "counter", "noop", "readCounter", "readCounterPair", "readCounterToSink", "setSink"]);
+    expect((kv.exports as string).split(" ").sort()).toEqual(["cntfrq", "cntvct", "counter", "mulShiftAddBatch", "mulShiftAddInverseBatch", "noop", "readCounter", "readCounterPair", "readCounterToSink", "setSink"]);
     const n = (k: string): bigint => BigInt(kv[k] as string);
     expect(n("cntfrq")).toBeGreaterThan(0n);
     expect(n("second")).toBeGreaterThanOrEqual(n("first"));
@@ -100,6 +100,54 @@ describe.skipIf(!CAN_BUILD)("prebuilt addons (scripts/prebuild.mjs, run by prepa
     expect(n("sink")).toBeGreaterThanOrEqual(n("sink_lo"));
     expect(n("sink")).toBeLessThanOrEqual(n("sink_hi"));
     expect(kv.short_pair_throws).toBe("TypeError: readCounterPair needs a BigUint64Array of length >= 3");
+  });
+
+  it.skipIf(!CAN_EMULATE)("the linux-arm64 prebuild's 128-bit batch kernels are bit-identical to the BigInt reference (under qemu-user)", () => {
+    const host = join(tmp, "napi-host-batch");
+    const cc = spawnSync("aarch64-linux-gnu-gcc", ["-O2", "-Wall", "-rdynamic", "-I/usr/include/node", "-o", host, join(PKG, "test/qemu/napi-host.c")], { encoding: "utf8" });
+    expect(cc.status, cc.stderr).toBe(0);
+    const M64 = (1n << 64n) - 1n;
+    // Edge values of every argument, and a seeded walk through the rest (no fast-check here: one process runs every case).
+    let seed = 0x2545f4914f6cdd1dn;
+    const next = (): bigint => {
+      seed ^= (seed << 13n) & M64;
+      seed ^= seed >> 7n;
+      seed ^= (seed << 17n) & M64;
+      return seed;
+    };
+    const edges = [0n, 1n, 2n, (1n << 32n) - 1n, 1n << 32n, 1n << 48n, (1n << 63n) - 1n, 1n << 63n, M64 - 1n, M64];
+    const cases: { op: "fwd" | "inv"; mult: bigint; shift: number; add: bigint; values: bigint[] }[] = [];
+    for (let c = 0; c < 400; c++) {
+      const pick = (): bigint => (next() % 3n === 0n ? (edges[Number(next() % BigInt(edges.length))] as bigint) : next() >> (next() % 64n));
+      const op = c % 2 === 0 ? "fwd" : "inv";
+      let mult = c % 5 === 0 ? (1n << 48n) + 4503599627n : pick();
+      if (op === "inv" && mult === 0n) mult = 1n;
+      const shift = [0, 32, 48, 63][c % 4] ?? Number(next() % 64n);
+      cases.push({ op, mult, shift: c % 3 === 0 ? Number(next() % 64n) : shift, add: pick(), values: Array.from({ length: 1 + (c % 17) }, pick) });
+    }
+    // The inverse's range check at its exact edge: mult·(2^64 − 1) has a result, one more does not.
+    for (const mult of [1n, 3n, (1n << 48n) + 4503599627n, M64])
+      for (const shift of [0, 1, 48, 63]) {
+        const edge = (M64 * mult) >> BigInt(shift);
+        cases.push({ op: "inv", mult, shift, add: 0n, values: [edge, edge + 1n].filter((u) => u <= M64) });
+      }
+    const input = cases.map((k) => `${k.op} ${k.mult} ${k.shift} ${k.add} ${k.values.join(" ")}\n`).join("");
+    const run = spawnSync(QEMU as string, ["-L", "/usr/aarch64-linux-gnu", host, prebuildFor("arm64"), "batch"], { input, encoding: "utf8", timeout: 60_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const lines = run.stdout.trim().split("\n").filter((l) => !l.startsWith("napi_version "));
+    expect(lines).toHaveLength(cases.length);
+    let failures = 0;
+    cases.forEach((k, i) => {
+      const want = k.values.map((y) => {
+        if (k.op === "fwd") return (((y * k.mult) >> BigInt(k.shift)) + k.add) & M64;
+        const u = ((y - k.add) & M64) << BigInt(k.shift);
+        return u > M64 * k.mult ? undefined : (u + k.mult - 1n) / k.mult;
+      });
+      if (want.includes(undefined)) failures++;
+      const first = k.op === "inv" ? want.indexOf(undefined) : 0;
+      expect(lines[i], `${k.op} mult ${k.mult} shift ${k.shift} add ${k.add}`).toBe([first, ...want.map((r, j) => r ?? k.values[j])].join(" "));
+    });
+    expect(failures).toBeGreaterThan(0); // the inverse's "no result" path ran too
   });
 });
 

@@ -1,8 +1,12 @@
 import { isClocksourceError, U64_MAX } from "@clocksource/core";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   batchBackend,
+  batchFallbackReason,
+  batchNativeReason,
   composeNested,
   KVM_TSC_FRAC_BITS,
   KVM_TSC_RATIO_MAX,
@@ -12,6 +16,7 @@ import {
   kvmInverseBatch,
   kvmTscCodec,
   scaledMax,
+  setNativeBatch,
   type KvmTscParams,
 } from "../src/index.js";
 
@@ -143,7 +148,52 @@ describe("nested (L2) composition as KVM computes it", () => {
   });
 });
 
-describe(`batch API (${batchBackend()}) is bit-identical to the BigInt reference`, () => {
+const NATIVE = batchNativeReason() === null;
+if (!NATIVE) console.warn(`batch API tests run without the native kernels: ${batchNativeReason()}`);
+
+describe("batch backends", () => {
+  it("native where the addon has the kernels; else WebAssembly, with the reason", () => {
+    if (NATIVE) expect(batchBackend()).toBe("native");
+    else expect(batchBackend()).not.toBe("native");
+    expect(batchFallbackReason()).toBe(null);
+    const was = setNativeBatch(false);
+    try {
+      expect(batchBackend()).toBe("wasm");
+      expect(batchNativeReason()).toBe("turned off by setNativeBatch(false)");
+    } finally {
+      setNativeBatch(was);
+    }
+  });
+
+  it("CLOCKSOURCE_NATIVE=0: WebAssembly, saying why, with the same results", () => {
+    const dist = join(__dirname, "..", "dist", "index.js");
+    const script = `import(${JSON.stringify(dist)}).then((x) => {
+      const p = { offset: -5n, ratio: (1n << 48n) + 4503599627n, fracBits: 48 };
+      const a = new BigUint64Array([0n, 1n, 1n << 63n, (1n << 64n) - 1n, 123456789012345n]);
+      const f = x.kvmForwardBatch(a, p, new BigUint64Array(a.length));
+      const ok = [...a].every((v, i) => f[i] === x.kvmForward(v, p)) && [...f].every((g, i) => x.kvmInverseBatch(f, p, new BigUint64Array(f.length))[i] === x.kvmInverse(g, p));
+      console.log(JSON.stringify([x.batchBackend(), x.batchNativeReason(), ok]));
+    })`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", CLOCKSOURCE_NATIVE: "0" } });
+    expect(r.stderr).toBe("");
+    expect(JSON.parse(r.stdout)).toEqual(["wasm", "native reader unavailable: disabled by CLOCKSOURCE_NATIVE=0", true]);
+  });
+
+  it("an output over the input's memory at another offset is not refused (the native loops would refuse it: WebAssembly's chunks take it)", () => {
+    const p = { offset: 0n, ratio: 3n << 47n, fracBits: 48 };
+    const all = new BigUint64Array([10n, 20n, 30n, 40n, 50n]);
+    expect(() => kvmForwardBatch(all.subarray(0, 4), p, all.subarray(1, 5))).not.toThrow();
+  });
+});
+
+describe.each(NATIVE ? [true, false] : [false])("batch API (native %s) is bit-identical to the BigInt reference", (native) => {
+  let was = true;
+  beforeAll(() => {
+    was = setNativeBatch(native);
+  });
+  afterAll(() => {
+    setNativeBatch(was);
+  });
   const arrays = fc.array(edgeU64, { minLength: 0, maxLength: 64 });
 
   it("forward", () => {

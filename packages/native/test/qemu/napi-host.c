@@ -7,6 +7,11 @@
  *
  *   aarch64-linux-gnu-gcc -rdynamic -I/usr/include/node -o host napi-host.c
  *   qemu-aarch64 -L /usr/aarch64-linux-gnu ./host clocksource_native.node
+ *
+ * With "batch" after the addon, it reads cases from stdin instead, one a line:
+ * `fwd|inv MULT SHIFT ADD V1 V2 ...` (decimal), runs mulShiftAddBatch or
+ * mulShiftAddInverseBatch on them and prints `RESULT V1' V2' ...` a line
+ * (RESULT: the inverse's first index without a result, or -1; 0 for fwd).
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -16,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_OBJECT, K_BIGINT, K_STRING, K_FUNCTION, K_U32, K_TYPEDARRAY };
+enum kind { K_OBJECT, K_BIGINT, K_STRING, K_FUNCTION, K_U32, K_I64, K_TYPEDARRAY };
 #define MAX_PROPS 32
 
 struct napi_value__ {
@@ -48,6 +53,19 @@ NAPI_EXTERN napi_status NAPI_CDECL napi_create_bigint_uint64(napi_env env, uint6
 }
 NAPI_EXTERN napi_status NAPI_CDECL napi_create_uint32(napi_env env, uint32_t value, napi_value *result) {
   (void)env; *result = new_value(K_U32); (*result)->u = value; return napi_ok;
+}
+NAPI_EXTERN napi_status NAPI_CDECL napi_create_int64(napi_env env, int64_t value, napi_value *result) {
+  (void)env; *result = new_value(K_I64); (*result)->u = (uint64_t)value; return napi_ok;
+}
+NAPI_EXTERN napi_status NAPI_CDECL napi_get_value_bigint_uint64(napi_env env, napi_value value, uint64_t *result, bool *lossless) {
+  (void)env;
+  if (!value || value->kind != K_BIGINT) return napi_bigint_expected;
+  *result = value->u; *lossless = true; return napi_ok;
+}
+NAPI_EXTERN napi_status NAPI_CDECL napi_get_value_uint32(napi_env env, napi_value value, uint32_t *result) {
+  (void)env;
+  if (!value || value->kind != K_U32) return napi_number_expected;
+  *result = (uint32_t)value->u; return napi_ok;
 }
 NAPI_EXTERN napi_status NAPI_CDECL napi_create_object(napi_env env, napi_value *result) {
   (void)env; *result = new_value(K_OBJECT); return napi_ok;
@@ -113,6 +131,7 @@ static napi_status throw(napi_env env, const char *kind, const char *msg) {
 }
 NAPI_EXTERN napi_status NAPI_CDECL napi_throw_error(napi_env env, const char *code, const char *msg) { (void)code; return throw(env, "Error", msg); }
 NAPI_EXTERN napi_status NAPI_CDECL napi_throw_type_error(napi_env env, const char *code, const char *msg) { (void)code; return throw(env, "TypeError", msg); }
+NAPI_EXTERN napi_status NAPI_CDECL napi_throw_range_error(napi_env env, const char *code, const char *msg) { (void)code; return throw(env, "RangeError", msg); }
 
 static napi_value get(napi_value obj, const char *name) {
   for (int i = 0; i < obj->nprops; i++) if (strcmp(obj->names[i], name) == 0) return obj->values[i];
@@ -137,8 +156,37 @@ static napi_value biguint64_array(size_t len) {
   return v;
 }
 
+static napi_value bigint(uint64_t u) { napi_value v = new_value(K_BIGINT); v->u = u; return v; }
+
+/* The "batch" mode (see the top). */
+static int batch_cases(napi_env env, napi_value exports) {
+  static char line[1 << 16];
+  while (fgets(line, sizeof line, stdin)) {
+    char op[8];
+    unsigned long long mult, add;
+    unsigned shift;
+    int used = 0;
+    if (sscanf(line, "%7s %llu %u %llu%n", op, &mult, &shift, &add, &used) != 4) { fprintf(stderr, "bad case: %s", line); return 8; }
+    napi_value in = biguint64_array(4096);
+    size_t n = 0;
+    const char *p = line + used;
+    unsigned long long v;
+    int k;
+    while (n < 4096 && sscanf(p, "%llu%n", &v, &k) == 1) { ((uint64_t *)in->ta_data)[n++] = v; p += k; }
+    in->ta_len = n;
+    napi_value shift_v = new_value(K_U32);
+    shift_v->u = shift;
+    napi_value args[5] = { in, in, bigint(mult), shift_v, bigint(add) };
+    napi_value r = call(env, exports, strcmp(op, "inv") == 0 ? "mulShiftAddInverseBatch" : "mulShiftAddBatch", 5, args);
+    printf("%" PRId64, r && r->kind == K_I64 ? (int64_t)r->u : (int64_t)0);
+    for (size_t i = 0; i < n; i++) printf(" %" PRIu64, ((uint64_t *)in->ta_data)[i]);
+    printf("\n");
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
-  if (argc != 2) { fputs("usage: napi-host ADDON.node\n", stderr); return 2; }
+  if (argc != 2 && !(argc == 3 && strcmp(argv[2], "batch") == 0)) { fputs("usage: napi-host ADDON.node [batch]\n", stderr); return 2; }
   void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
   if (!lib) { fprintf(stderr, "dlopen: %s\n", dlerror()); return 6; }
   int32_t (*api_version)(void) = (int32_t (*)(void))dlsym(lib, "node_api_module_get_api_version_v1");
@@ -149,6 +197,7 @@ int main(int argc, char **argv) {
   napi_env env = &env_store;
   napi_value exports = init(env, new_value(K_OBJECT));
   if (!exports || env->thrown) { fprintf(stderr, "init failed %s\n", env->error); return 7; }
+  if (argc == 3) return batch_cases(env, exports);
 
   napi_value counter = get(exports, "counter");
   printf("counter %s\n", counter && counter->kind == K_STRING ? counter->s : "?");
