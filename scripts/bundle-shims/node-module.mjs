@@ -8,6 +8,45 @@
  * Any other base still gets Node's own `createRequire`.
  */
 /* global __clocksource_bundle_url */
+import { existsSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+
+const NATIVE = "@clocksource/native";
+/** The file the native package's `exports` give `require` (its package.json: "." → require → default). */
+const NATIVE_MAIN = join("node_modules", "@clocksource", "native", "dist", "index.js");
+
+/**
+ * Where `require("@clocksource/native")` would lead from the bundle, found the
+ * way Node looks for a package (each directory's node_modules, from the
+ * bundle's own up to the root) but without reading the package's `exports`:
+ * for that, Node compiles part of its ES module resolver, 5 ms of every
+ * command that reads a counter. Null where it is not there (then Node looks,
+ * NODE_PATH included). A path, like a name, leads to the same module: Node
+ * keys modules by their real path.
+ */
+function nativeMain() {
+  for (let dir = __dirname; ; ) {
+    if (basename(dir) !== "node_modules") {
+      const file = join(dir, NATIVE_MAIN);
+      if (existsSync(file)) return file;
+    }
+    const up = dirname(dir);
+    if (up === dir) return null;
+    dir = up;
+  }
+}
+
+let nativeFile;
+function bundleRequire(id) {
+  if (id === NATIVE) {
+    nativeFile ??= nativeMain() ?? id;
+    return require(nativeFile);
+  }
+  return require(id);
+}
+bundleRequire.resolve = require.resolve;
+bundleRequire.cache = require.cache;
+
 export function createRequire(from) {
-  return from === __clocksource_bundle_url ? require : process.getBuiltinModule("node:module").createRequire(from);
+  return from === __clocksource_bundle_url ? bundleRequire : process.getBuiltinModule("node:module").createRequire(from);
 }

@@ -124,6 +124,31 @@ describe("DirectorySystemView", () => {
     expect(v.cuts()).toEqual([{ source: "big", limit: 100, unit: "bytes" }]);
   });
 
+  it("reads every byte of files of every size around its buffer's, each value an array of its own", () => {
+    const sizes = [0, 1, 2, 4095, 4096, 4097, 65535, 65536, 65537, 3 * 65536 + 5];
+    const files: Record<string, Buffer> = {};
+    for (const n of sizes) files[`f${n}`] = Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + n) & 0xff));
+    const v = new DirectorySystemView(root(files), false);
+    const seen: Uint8Array[] = [];
+    for (const n of sizes) {
+      const want = files[`f${n}`] as Buffer;
+      const r = v.readBytes(`f${n}`);
+      if (!r.ok) throw new Error(r.reason);
+      expect(Buffer.from(r.value).equals(want), `f${n}`).toBe(true);
+      expect(r).not.toHaveProperty("truncated");
+      // Not a view of a shared buffer: the next read must not change it.
+      expect([r.value.byteOffset, r.value.buffer.byteLength]).toEqual([0, n]);
+      seen.push(r.value);
+      for (const max of [0, 1, n - 1, 65536, 65537].filter((m) => m >= 0 && m < n)) {
+        const cut = v.readBytes(`f${n}`, { maxBytes: max });
+        if (!cut.ok) throw new Error(cut.reason);
+        expect(Buffer.from(cut.value).equals(want.subarray(0, max)), `f${n} cut at ${max}`).toBe(true);
+        expect(cut.truncated).toBe(true);
+      }
+    }
+    sizes.forEach((n, i) => expect(Buffer.from(seen[i] as Uint8Array).equals(files[`f${n}`] as Buffer)).toBe(true));
+  });
+
   it("caps directory listings and remembers that cut too", () => {
     const files: Record<string, string> = {};
     for (let i = 0; i < 50; i++) files[`many/f${i}`] = "";

@@ -119,6 +119,25 @@ function components(path: string): string[] {
 /** Never block (FIFO), never take a terminal, never follow a link swapped in at the last component. */
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
 
+/** The size of the buffer reads go through (larger files take several reads). */
+const SCRATCH_BYTES = 64 * 1024;
+let scratch: Uint8Array | undefined;
+
+/** The one buffer every view reads files through; a plain Uint8Array, so that `slice` copies. */
+function scratchBuffer(): Uint8Array {
+  return (scratch ??= new Uint8Array(SCRATCH_BYTES));
+}
+
+function concatBytes(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
 type Resolved = { readonly ok: true; readonly rel: string; readonly abs: string; readonly st: Stats } | { readonly ok: false; readonly reason: string; readonly missing: boolean };
 
 /** The process's own view of an open descriptor (Linux); undefined where there is no `/proc`. */
@@ -356,27 +375,26 @@ export class DirectorySystemView implements SystemView {
     if (!opened.ok) return { ok: false, source, reason: opened.reason, missing: opened.missing };
     const fd = opened.fd;
     try {
-      const chunks: Buffer[] = [];
+      const chunks: Uint8Array[] = [];
       let total = 0;
       let truncated = false;
-      // procfs and sysfs report size 0: read until EOF rather than trusting st.size.
-      // A regular file says its size (sysfs says 4096, procfs 0): one read of size + 1 usually ends it.
-      let chunk = r.st.size > 0 ? r.st.size + 1 : 4096;
+      // Every read goes through one scratch buffer and is copied out at its exact size: a sysfs file
+      // says 4096 bytes and holds a few, and fresh memory is what a read costs most on a virtual
+      // machine with shadow paging (a fault per page). procfs and sysfs report sizes that are not
+      // theirs (0, 4096), so the end is the read that returns nothing.
+      const buf = scratchBuffer();
       for (;;) {
-        const want = Math.min(chunk, max - total);
-        chunk = Math.min(chunk * 2, 1024 * 1024);
+        const want = Math.min(buf.length, max - total);
         if (want <= 0) {
-          truncated = readSync(fd, Buffer.allocUnsafe(1), 0, 1, null) > 0;
+          truncated = readSync(fd, buf, 0, 1, null) > 0;
           break;
         }
-        const buf = Buffer.allocUnsafe(want);
         const n = readSync(fd, buf, 0, want, null);
         if (n === 0) break;
-        chunks.push(n === want ? buf : buf.subarray(0, n));
+        chunks.push(buf.slice(0, n));
         total += n;
       }
-      const joined = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
-      const value = new Uint8Array(joined.buffer, joined.byteOffset, joined.byteLength);
+      const value = chunks.length === 1 ? (chunks[0] as Uint8Array) : concatBytes(chunks, total);
       if (!truncated) return { ok: true, value, source, resolved: r.rel };
       this.noteCut(source, max, "bytes");
       return { ok: true, value, source, truncated, resolved: r.rel };
