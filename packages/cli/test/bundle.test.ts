@@ -5,8 +5,8 @@
  * they run with nothing installed beside them.
  */
 import { spawnSync } from "node:child_process";
-import { builtinModules } from "node:module";
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { builtinModules, createRequire } from "node:module";
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -84,6 +84,23 @@ describe("the bundled command line", () => {
     for (const pkg of ["tsyringe", "reflect-metadata"]) expect(notices).toMatch(new RegExp(`^${pkg} \\d+\\.\\d+\\.\\d+ \\(`, "m"));
   });
 
+  it("opens @clocksource/native by its path, the module Node would resolve, without Node's ES module resolver", () => {
+    // The package's `exports` would make Node compile part of its ES module resolver (5 ms of every probe).
+    const script = `
+      const { Writable } = require("node:stream");
+      const sink = new Writable({ write: (_c, _e, done) => done() });
+      require(${JSON.stringify(join(BUNDLE, "cmd-probe.cjs"))}).main(["probe", "--json"], { stdout: sink, stderr: sink, env: {} }).then((code) => {
+        const loaded = Object.keys(require.cache).filter((f) => /native[\\/]dist[\\/]index\.js$/.test(f));
+        console.log(JSON.stringify({ code, loaded, esmResolver: process.moduleLoadList.includes("NativeModule internal/modules/esm/resolve") }));
+      });`;
+    const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", cwd: CLI, env: { PATH: process.env.PATH ?? "" } });
+    expect(r.stderr).toBe("");
+    const got = JSON.parse(r.stdout) as { code: number; loaded: string[]; esmResolver: boolean };
+    expect(got.code).toBe(0);
+    expect(got.loaded).toEqual([realpathSync(createRequire(join(CLI, "package.json")).resolve("@clocksource/native"))]);
+    expect(got.esmResolver).toBe(false);
+  });
+
   describe("copied alone, with no node_modules beside it", () => {
     const dir = mkdtempSync(join(tmpdir(), "clocksource-bundle-"));
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -94,6 +111,12 @@ describe("the bundled command line", () => {
       const r = run(["--version"]);
       expect(r.stderr).toBe("");
       expect(r.stdout).toMatch(/^clocksource \d+\.\d+\.\d+\nnative reader: not loaded: @clocksource\/native is not installed .*\nbackend packages: @clocksource\/x86 \d+\.\d+\.\d+, @clocksource\/arm \d+\.\d+\.\d+, @clocksource\/paravirt \d+\.\d+\.\d+\n/);
+    });
+
+    it("finds the native reader where Node would, NODE_PATH included, when it is not in a node_modules above", () => {
+      const r = spawnSync(process.execPath, [join(dir, "bin/clocksource.cjs"), "--version"], { encoding: "utf8", cwd: dir, env: { PATH: process.env.PATH ?? "", NODE_PATH: join(CLI, "..", "..", "node_modules") } });
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toMatch(/\nnative reader: (loaded|not loaded: (?!@clocksource\/native is not installed))/);
     });
 
     it("probe --json works and selects a clock without the native reader", () => {
