@@ -1,4 +1,4 @@
-import { closeSync, mkdtempSync, openSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -72,6 +72,23 @@ describe("clocksource (as a subprocess)", () => {
     expect(r.stderr).toBe("clocksource: cannot write output: ENOSPC\n");
     const piped = spawnSync("sh", ["-c", `"${process.execPath}" "${CLI_BIN}" probe | head -c 10 >/dev/null; echo "status=\${PIPESTATUS:-done}"`], { encoding: "utf8" });
     expect(piped.stderr).toBe("");
+  });
+
+  it("makes standard error's stream only when something is written there (a pipe's brings the network stack), and guards it then too", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cs-cli-streams-"));
+    // Preloaded: at exit, which built-ins the run loaded, and whether stderr's stream has its guard.
+    const spy = join(dir, "spy.cjs");
+    writeFileSync(spy, `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(join(dir, "out.json"))}, JSON.stringify({ net: process.moduleLoadList.includes("NativeModule net"), made: Object.getOwnPropertyDescriptor(process, "stderr").get === undefined, guarded: Object.getOwnPropertyDescriptor(process, "stderr").get === undefined && process.stderr.listenerCount("error") > 0 })));\n`);
+    const run = (args: string[]) => {
+      const r = spawnSync(process.execPath, ["--require", spy, CLI_BIN, ...args], { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+      return { status: r.status, stderr: r.stderr, seen: JSON.parse(readFileSync(join(dir, "out.json"), "utf8")) as { net: boolean; made: boolean; guarded: boolean } };
+    };
+    const quiet = run(["probe", "--json"]);
+    expect(quiet).toEqual({ status: 0, stderr: "", seen: { net: false, made: false, guarded: false } });
+    const usage = run(["convert", "--no-such-option"]);
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toMatch(/^clocksource: /);
+    expect(usage.seen).toEqual({ net: true, made: true, guarded: true });
   });
 
   it("a sysroot that is missing or a file is a failure at run time (exit 1), not a usage error", () => {

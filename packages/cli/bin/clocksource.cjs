@@ -7,17 +7,42 @@ const { join } = require("node:path");
 
 // Output that cannot be written ends the command with one line, never a trace:
 // a closed pipe (`clocksource probe | head`) quietly, anything else as a failure.
-for (const stream of [process.stdout, process.stderr]) {
+function guard(stream, name) {
   stream.on("error", (e) => {
     if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
-    if (stream !== process.stderr) process.stderr.write(`clocksource: cannot write output: ${e.code ?? e.message}\n`);
+    if (name !== "stderr") process.stderr.write(`clocksource: cannot write output: ${e.code ?? e.message}\n`);
     process.exit(1);
+  });
+  return stream;
+}
+// Node makes process.stdout and process.stderr when they are first used, and making one costs
+// milliseconds (a pipe's brings the network stack): a run that writes no error never makes stderr.
+// So the guard goes on when a stream is made, by whoever asks for it first (a command, Node's own
+// warnings), through process's own getter.
+for (const name of ["stdout", "stderr"]) {
+  const own = Object.getOwnPropertyDescriptor(process, name);
+  if (!own || typeof own.get !== "function" || !own.configurable) {
+    guard(process[name], name);
+    continue;
+  }
+  Object.defineProperty(process, name, {
+    configurable: true,
+    enumerable: own.enumerable,
+    get() {
+      const stream = guard(own.get.call(process), name);
+      Object.defineProperty(process, name, { configurable: true, enumerable: own.enumerable, writable: false, value: stream });
+      return stream;
+    },
   });
 }
 // stdin only when a command reads it: creating the stream costs start-up time and makes a pipe non-blocking.
 const io = {
-  stdout: process.stdout,
-  stderr: process.stderr,
+  get stdout() {
+    return process.stdout;
+  },
+  get stderr() {
+    return process.stderr;
+  },
   get stdin() {
     return process.stdin;
   },
