@@ -1,7 +1,8 @@
 import { inKernelMemory, isClocksourceError, U64_MAX, WASM_CHUNK_VALUES } from "@clocksource/core";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { allocU64Batch, batchBackend, batchNativeReason, KVM_TSC_FRAC_BITS, KVM_TSC_RATIO_MAX, kvmForward, kvmForwardBatch, kvmInverse, kvmInverseBatch, scaledMax, setNativeBatch, type KvmTscParams } from "../src/index.js";
+import { expect, it } from "vitest";
+import { allocU64Batch, batchBackend, KVM_TSC_FRAC_BITS, KVM_TSC_RATIO_MAX, kvmForward, kvmForwardBatch, kvmInverse, kvmInverseBatch, scaledMax, type KvmTscParams } from "../src/index.js";
+import { describeEachBatchBackend } from "./support/batch-backends.js";
 
 const C = WASM_CHUNK_VALUES;
 const I64_MIN = -(1n << 63n);
@@ -70,18 +71,7 @@ function place(v: BigUint64Array, how: Placement): { input: BigUint64Array; outp
 const firstDiff = (got: BigUint64Array, want: readonly bigint[]) => want.findIndex((w, i) => got[i] !== w);
 
 // Every test below runs on each backend this machine has: the native addon's loops and WebAssembly's kernels.
-const NATIVE = batchNativeReason() === null;
-if (!NATIVE) console.warn(`kernel-memory batch tests run on WebAssembly only: ${batchNativeReason()}`);
-
-describe.each(NATIVE ? [true, false] : [false])("KVM batch conversion on kernel-memory arrays (native %s) is bit-identical to the BigInt reference", (native) => {
-  let was = true;
-  beforeAll(() => {
-    was = setNativeBatch(native);
-  });
-  afterAll(() => {
-    setNativeBatch(was);
-  });
-
+describeEachBatchBackend("KVM batch conversion on kernel-memory arrays (native %s) is bit-identical to the BigInt reference", (native) => {
   it("runs on the backend it names, and allocU64Batch gives kernel-memory arrays where WebAssembly runs", () => {
     expect(batchBackend()).toBe(native ? "native" : inKernelMemory(allocU64Batch(3)) ? "wasm" : "bigint");
   });

@@ -2,7 +2,7 @@ import { isClocksourceError, U64_MAX } from "@clocksource/core";
 import fc from "fast-check";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   batchBackend,
   batchFallbackReason,
@@ -19,6 +19,7 @@ import {
   setNativeBatch,
   type KvmTscParams,
 } from "../src/index.js";
+import { describeEachBatchBackend, NATIVE_BATCH } from "./support/batch-backends.js";
 
 const U64 = (1n << 64n) - 1n;
 const I64_MIN = -(1n << 63n);
@@ -148,12 +149,10 @@ describe("nested (L2) composition as KVM computes it", () => {
   });
 });
 
-const NATIVE = batchNativeReason() === null;
-if (!NATIVE) console.warn(`batch API tests run without the native kernels: ${batchNativeReason()}`);
 
 describe("batch backends", () => {
   it("native where the addon has the kernels; else WebAssembly, with the reason", () => {
-    if (NATIVE) expect(batchBackend()).toBe("native");
+    if (NATIVE_BATCH) expect(batchBackend()).toBe("native");
     else expect(batchBackend()).not.toBe("native");
     expect(batchFallbackReason()).toBe(null);
     const was = setNativeBatch(false);
@@ -186,14 +185,7 @@ describe("batch backends", () => {
   });
 });
 
-describe.each(NATIVE ? [true, false] : [false])("batch API (native %s) is bit-identical to the BigInt reference", (native) => {
-  let was = true;
-  beforeAll(() => {
-    was = setNativeBatch(native);
-  });
-  afterAll(() => {
-    setNativeBatch(was);
-  });
+describeEachBatchBackend("batch API (native %s) is bit-identical to the BigInt reference", () => {
   const arrays = fc.array(edgeU64, { minLength: 0, maxLength: 64 });
 
   it("forward", () => {
