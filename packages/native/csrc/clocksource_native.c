@@ -158,7 +158,8 @@ static int batch_args_get(napi_env env, napi_callback_info info, batch_args *a, 
   a->shift = shift;
   if (!batch_arg_u64(env, argv[4], &a->add, "add must be a bigint in 0..2^64-1")) return 0;
   /* In place or apart: an output that overlaps the input at another offset would read values already written. */
-  if (a->n && a->in != a->out && (const uint64_t *)a->out < a->in + a->n && a->in < (const uint64_t *)a->out + a->n) {
+  const uintptr_t in0 = (uintptr_t)a->in, out0 = (uintptr_t)a->out, bytes = (uintptr_t)a->n * sizeof(uint64_t);
+  if (a->n && in0 != out0 && out0 < in0 + bytes && in0 < out0 + bytes) {
     napi_throw_range_error(env, NULL, "the output overlaps the input at another offset");
     return 0;
   }
