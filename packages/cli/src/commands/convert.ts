@@ -94,11 +94,13 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const mapping = resolveMapping(file, registry, { ...(vcpu !== undefined ? { vcpu } : {}), ...(epoch !== undefined ? { epoch } : {}) });
   // Output to a regular file goes straight to the descriptor, as input from one is read from it
   // (process.stdout writes such a file synchronously too, so nothing written before is overtaken).
-  const output = io.stdoutFd !== undefined && isRegularFile(io.stdoutFd) ? { regularFileFd: io.stdoutFd } : io.stdout;
+  const toFile = io.stdoutFd !== undefined && isRegularFile(io.stdoutFd);
+  const output = toFile ? { regularFileFd: io.stdoutFd as number } : io.stdout;
   const r = await convertStream(mapping, stdinChunks(io), output, {
     direction: values.reverse ? "inverse" : "forward",
     // A stream on a descriptor (process.stdout) is done with a chunk when its write callback runs.
-    reuseOutputBuffers: writesToDescriptor(io.stdout),
+    // (Not asked of a file's descriptor: that would make the stdout stream, which it never uses.)
+    reuseOutputBuffers: !toFile && writesToDescriptor(io.stdout),
     skipInvalid: values["skip-invalid"],
     ...(field !== undefined ? { jsonlField: field } : {}),
     ...(maxLine !== undefined ? { maxLineBytes: Number(maxLine) } : {}),
