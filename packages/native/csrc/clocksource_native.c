@@ -109,8 +109,11 @@ static uint64_t *u64_array_arg(napi_env env, napi_value v, size_t min_len, size_
 #ifdef __SIZEOF_INT128__
 typedef unsigned __int128 u128;
 
-/* The (input, output, mult, shift, add) arguments of the batch functions; 0 after throwing. */
-typedef struct { const uint64_t *in; uint64_t *out; size_t n; uint64_t mult, add; unsigned shift; } batch_args;
+/* The (input, output, mult, shift, add) arguments of the batch functions. */
+typedef struct { const uint64_t *in; uint64_t *out; size_t n; uint64_t mult, add; unsigned shift; int overlap; } batch_args;
+
+/* What the batch functions return when the output overlaps the input at another offset: nothing was converted. */
+#define BATCH_OVERLAP (-2)
 
 /* A BigUint64Array's data and length (the data may be NULL when it is empty); 0 if it is not one. */
 static int u64_array_any(napi_env env, napi_value v, void **data, size_t *len) {
@@ -150,44 +153,58 @@ static int batch_args_get(napi_env env, napi_callback_info info, batch_args *a, 
   a->in = (const uint64_t *)in;
   a->out = (uint64_t *)out;
   if (!batch_arg_u64(env, argv[2], &a->mult, "mult must be a bigint in 0..2^64-1")) return 0;
-  uint32_t shift = 0;
-  if (napi_get_value_uint32(env, argv[3], &shift) != napi_ok || shift > 63) {
-    napi_throw_range_error(env, NULL, "shift must be a number in 0..63");
+  /* A number that is an integer in 0..63: napi_get_value_uint32 would take NaN, 1.5 or 2^32 + 3 as some shift. */
+  double shift = -1;
+  if (napi_get_value_double(env, argv[3], &shift) != napi_ok || !(shift >= 0 && shift <= 63) || shift != (double)(unsigned)shift) {
+    napi_throw_range_error(env, NULL, "shift must be an integer in 0..63");
     return 0;
   }
-  a->shift = shift;
+  a->shift = (unsigned)shift;
   if (!batch_arg_u64(env, argv[4], &a->add, "add must be a bigint in 0..2^64-1")) return 0;
-  /* In place or apart: an output that overlaps the input at another offset would read values already written. */
+  /*
+   * In place or apart: an output that overlaps the input at another offset would read values already
+   * written. Compared by address, so two buffer objects over one memory (a SharedArrayBuffer cloned,
+   * a WebAssembly memory's buffer before and after it grew) count too. The caller hears BATCH_OVERLAP
+   * and can convert another way.
+   */
   const uintptr_t in0 = (uintptr_t)a->in, out0 = (uintptr_t)a->out, bytes = (uintptr_t)a->n * sizeof(uint64_t);
-  if (a->n && in0 != out0 && out0 < in0 + bytes && in0 < out0 + bytes) {
-    napi_throw_range_error(env, NULL, "the output overlaps the input at another offset");
-    return 0;
-  }
+  a->overlap = a->n && in0 != out0 && out0 < in0 + bytes && in0 < out0 + bytes;
   return 1;
 }
 
-/* mulShiftAddBatch(input, output, mult, shift, add): output[i] = ((input[i] * mult) >> shift) + add mod 2^64, 128-bit product. */
+static napi_value int64_value(napi_env env, int64_t v) {
+  napi_value r;
+  CHECK(napi_create_int64(env, v, &r));
+  return r;
+}
+
+/*
+ * mulShiftAddBatch(input, output, mult, shift, add): output[i] = ((input[i] * mult) >> shift) + add
+ * mod 2^64, 128-bit product. Returns -1, or BATCH_OVERLAP having converted nothing.
+ */
 static napi_value MulShiftAddBatch(napi_env env, napi_callback_info info) {
   batch_args a;
   if (!batch_args_get(env, info, &a, "mulShiftAddBatch(input, output, mult, shift, add)")) return NULL;
+  if (a.overlap) return int64_value(env, BATCH_OVERLAP);
   const uint64_t *in = a.in;
   uint64_t *out = a.out;
   const uint64_t mult = a.mult, add = a.add;
   const unsigned shift = a.shift;
   for (size_t i = 0; i < a.n; i++) out[i] = (uint64_t)(((u128)in[i] * mult) >> shift) + add;
-  return NULL;
+  return int64_value(env, -1);
 }
 
 /*
  * mulShiftAddInverseBatch(input, output, mult, shift, add): output[i] = the smallest x < 2^64 with
  * floor(x * mult / 2^shift) >= (input[i] - add) mod 2^64, that is ceil(((input[i] - add) << shift) / mult).
- * Returns the index of the first value that has none (left as it was in output; the values after it
- * are still converted), or -1.
+ * Returns the index of the first value that has none (its input value is copied to output unchanged;
+ * the values after it are still converted), or -1; or BATCH_OVERLAP having converted nothing.
  */
 static napi_value MulShiftAddInverseBatch(napi_env env, napi_callback_info info) {
   batch_args a;
   if (!batch_args_get(env, info, &a, "mulShiftAddInverseBatch(input, output, mult, shift, add)")) return NULL;
   if (a.mult == 0) { napi_throw_range_error(env, NULL, "mult must be at least 1"); return NULL; }
+  if (a.overlap) return int64_value(env, BATCH_OVERLAP);
   const uint64_t *in = a.in;
   uint64_t *out = a.out;
   const uint64_t mult = a.mult, add = a.add;
@@ -205,9 +222,7 @@ static napi_value MulShiftAddInverseBatch(napi_env env, napi_callback_info info)
     }
     out[i] = (uint64_t)((x + (mult - 1)) / mult);
   }
-  napi_value r;
-  CHECK(napi_create_int64(env, first, &r));
-  return r;
+  return int64_value(env, first);
 }
 #endif
 

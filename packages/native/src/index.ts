@@ -52,18 +52,21 @@ export interface NativeBinding {
   /**
    * `output[i] = ((input[i] × mult) >> shift) + add` mod 2^64, with the full
    * 128-bit product (KVM's host → guest TSC map), for every element of
-   * `input`. `output` may be `input` itself but must not overlap it at another
-   * offset. Absent where the compiler has no 128-bit integer, and in addons
-   * built before it existed.
-   * @throws TypeError for arrays of another kind or an `output` shorter than `input`;
-   *   RangeError for `mult`/`add` outside u64, `shift` outside 0..63, or overlapping arrays
+   * `input`. `output` may be `input` itself. Absent where the compiler has no
+   * 128-bit integer, and in addons built before it existed.
+   * @returns -1; or -2, having converted nothing, when `output` overlaps
+   *   `input` at another offset (compared by address, so two buffer objects
+   *   over one memory count too): convert those another way
+   * @throws TypeError for arrays of another kind or an `output` shorter than
+   *   `input`; RangeError for `mult`/`add` outside u64 or `shift` not an integer in 0..63
    */
-  mulShiftAddBatch?(input: BigUint64Array, output: BigUint64Array, mult: bigint, shift: number, add: bigint): void;
+  mulShiftAddBatch?(input: BigUint64Array, output: BigUint64Array, mult: bigint, shift: number, add: bigint): number;
   /**
    * The exact inverse, for every element: the smallest x < 2^64 with
    * `⌊x × mult / 2^shift⌋ ≥ (input[i] − add) mod 2^64`. A value with no such x
-   * is copied to `output` unchanged; the rest are converted.
-   * @returns the index of the first value without a result, or -1
+   * is copied to `output` unchanged; the values after it are still converted.
+   * @returns the index of the first value without a result, or -1; or -2 as
+   *   {@link NativeBinding.mulShiftAddBatch} (nothing converted)
    * @throws as {@link NativeBinding.mulShiftAddBatch}, and RangeError for `mult` 0
    */
   mulShiftAddInverseBatch?(input: BigUint64Array, output: BigUint64Array, mult: bigint, shift: number, add: bigint): number;

@@ -117,14 +117,16 @@ describe.skipIf(!CAN_BUILD)("prebuilt addons (scripts/prebuild.mjs, run by prepa
     };
     const edges = [0n, 1n, 2n, (1n << 32n) - 1n, 1n << 32n, 1n << 48n, (1n << 63n) - 1n, 1n << 63n, M64 - 1n, M64];
     const cases: { op: "fwd" | "inv"; mult: bigint; shift: number; add: bigint; values: bigint[] }[] = [];
+    const pick = (): bigint => (next() % 3n === 0n ? (edges[Number(next() % BigInt(edges.length))] as bigint) : next() >> (next() % 64n));
     for (let c = 0; c < 400; c++) {
-      const pick = (): bigint => (next() % 3n === 0n ? (edges[Number(next() % BigInt(edges.length))] as bigint) : next() >> (next() % 64n));
       const op = c % 2 === 0 ? "fwd" : "inv";
       let mult = c % 5 === 0 ? (1n << 48n) + 4503599627n : pick();
       if (op === "inv" && mult === 0n) mult = 1n;
-      const shift = [0, 32, 48, 63][c % 4] ?? Number(next() % 64n);
-      cases.push({ op, mult, shift: c % 3 === 0 ? Number(next() % 64n) : shift, add: pick(), values: Array.from({ length: 1 + (c % 17) }, pick) });
+      const shift = c % 3 === 0 ? Number(next() % 64n) : ([0, 32, 48, 63][c % 4] as number);
+      cases.push({ op, mult, shift, add: pick(), values: Array.from({ length: 1 + (c % 17) }, pick) });
     }
+    const noResult = (k: (typeof cases)[number]) => k.op === "inv" && k.values.some((y) => ((y - k.add) & M64) << BigInt(k.shift) > M64 * k.mult);
+    const randomWithout = cases.filter(noResult).length;
     // The inverse's range check at its exact edge: mult·(2^64 − 1) has a result, one more does not.
     for (const mult of [1n, 3n, (1n << 48n) + 4503599627n, M64])
       for (const shift of [0, 1, 48, 63]) {
@@ -135,19 +137,21 @@ describe.skipIf(!CAN_BUILD)("prebuilt addons (scripts/prebuild.mjs, run by prepa
     const run = spawnSync(QEMU as string, ["-L", "/usr/aarch64-linux-gnu", host, prebuildFor("arm64"), "batch"], { input, encoding: "utf8", timeout: 60_000 });
     expect(run.status, run.stderr).toBe(0);
     const lines = run.stdout.trim().split("\n").filter((l) => !l.startsWith("napi_version "));
-    expect(lines).toHaveLength(cases.length);
-    let failures = 0;
+    // Each case apart, then in place; last, an output one value after the input in the same memory.
+    expect(lines).toHaveLength(2 * cases.length + 1);
     cases.forEach((k, i) => {
       const want = k.values.map((y) => {
         if (k.op === "fwd") return (((y * k.mult) >> BigInt(k.shift)) + k.add) & M64;
         const u = ((y - k.add) & M64) << BigInt(k.shift);
         return u > M64 * k.mult ? undefined : (u + k.mult - 1n) / k.mult;
       });
-      if (want.includes(undefined)) failures++;
-      const first = k.op === "inv" ? want.indexOf(undefined) : 0;
-      expect(lines[i], `${k.op} mult ${k.mult} shift ${k.shift} add ${k.add}`).toBe([first, ...want.map((r, j) => r ?? k.values[j])].join(" "));
+      const line = [k.op === "inv" ? want.indexOf(undefined) : -1, ...want.map((r, j) => r ?? k.values[j])].join(" ");
+      const what = `${k.op} mult ${k.mult} shift ${k.shift} add ${k.add}`;
+      expect(lines[2 * i], `${what}, apart`).toBe(line);
+      expect(lines[2 * i + 1], `${what}, in place`).toBe(line);
     });
-    expect(failures).toBeGreaterThan(0); // the inverse's "no result" path ran too
+    expect(lines[2 * cases.length], "overlapping output").toBe("-2 20 30 40 50");
+    expect(randomWithout).toBeGreaterThan(0); // random cases reached the inverse's "no result" path too
   });
 });
 

@@ -74,11 +74,8 @@ export function batchNativeReason(): string | null {
   return nativeBatch().reason;
 }
 
-/** Whether two arrays share memory at different offsets (the native loops refuse that; the chunked copies tolerate it). */
-function overlapsElsewhere(a: BigUint64Array, b: BigUint64Array, n: number): boolean {
-  if (a.buffer !== b.buffer || a.byteOffset === b.byteOffset || n === 0) return false;
-  return a.byteOffset < b.byteOffset + n * 8 && b.byteOffset < a.byteOffset + n * 8;
-}
+/** What the native loops return, having converted nothing, for an output over the input's memory at another offset. */
+const NATIVE_OVERLAP = -2;
 
 const u64 = (v: bigint) => BigInt.asUintN(64, v);
 
@@ -88,25 +85,24 @@ function checkArrays(input: BigUint64Array, output: BigUint64Array): void {
 
 /**
  * Host TSC → guest TSC for every value: `output[i] = kvmForward(input[i])`.
- * `output` may be `input`. Bit-identical to {@link kvmForward}. Fastest with
- * `input` = `output` from {@link allocU64Batch} (no copies).
+ * `output` may be `input`. Bit-identical to {@link kvmForward}. On the
+ * WebAssembly kernels (no native addon), fastest with `input` = `output` from
+ * {@link allocU64Batch} (no copies).
  */
 export function kvmForwardBatch(input: BigUint64Array, params: KvmTscParams, output: BigUint64Array = input): BigUint64Array {
   assertKvmTscParams(params);
   checkArrays(input, output);
   const native = nativeBatch().ops;
-  if (native && !overlapsElsewhere(input, output, input.length)) {
-    native.mulShiftAddBatch(input, output, params.ratio, params.fracBits, u64(params.offset));
-    return output;
-  }
+  // An output over the input's memory at another offset is left to WebAssembly's chunks, which take it.
+  if (native && native.mulShiftAddBatch(input, output, params.ratio, params.fracBits, u64(params.offset)) !== NATIVE_OVERLAP) return output;
   return mulShiftAddBatch(input, params.ratio, params.fracBits, u64(params.offset), output);
 }
 
 /**
  * Guest TSC → the smallest host TSC whose guest value is ≥ it, for every
  * value (see kvm-tsc-mapping.ts). `output` may be `input`. Bit-identical to
- * {@link kvmInverse}. On the WebAssembly kernels, fastest with `input` = `output`
- * from {@link allocU64Batch}.
+ * {@link kvmInverse}. On the WebAssembly kernels (no native addon), fastest
+ * with `input` = `output` from {@link allocU64Batch}.
  * @throws ClocksourceError `OUT_OF_RANGE` naming the first value with no host
  *   tick below 2^64 (elements before it are converted; the rest are unspecified)
  */
@@ -114,10 +110,8 @@ export function kvmInverseBatch(input: BigUint64Array, params: KvmTscParams, out
   assertKvmTscParams(params);
   checkArrays(input, output);
   const native = nativeBatch().ops;
-  const bad =
-    native && !overlapsElsewhere(input, output, input.length)
-      ? native.mulShiftAddInverseBatch(input, output, params.ratio, params.fracBits, u64(params.offset))
-      : mulShiftAddInverseBatch(input, params.ratio, params.fracBits, u64(params.offset), output);
+  let bad = native ? native.mulShiftAddInverseBatch(input, output, params.ratio, params.fracBits, u64(params.offset)) : NATIVE_OVERLAP;
+  if (bad === NATIVE_OVERLAP) bad = mulShiftAddInverseBatch(input, params.ratio, params.fracBits, u64(params.offset), output);
   // A value without a result is left as it was, in place too.
   if (bad >= 0) throw new ClocksourceError("OUT_OF_RANGE", `guest TSC ${output[bad]} (index ${bad}) has no host tick below 2^64 (it lies after the host counter wraps)`);
   return output;

@@ -10,8 +10,9 @@
  *
  * With "batch" after the addon, it reads cases from stdin instead, one a line:
  * `fwd|inv MULT SHIFT ADD V1 V2 ...` (decimal), runs mulShiftAddBatch or
- * mulShiftAddInverseBatch on them and prints `RESULT V1' V2' ...` a line
- * (RESULT: the inverse's first index without a result, or -1; 0 for fwd).
+ * mulShiftAddInverseBatch on them into a separate output, then in place, and
+ * prints `RESULT V1' V2' ...` for each (RESULT: what the function returned).
+ * Last, one line for an output one value after the input in the same memory.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -62,10 +63,10 @@ NAPI_EXTERN napi_status NAPI_CDECL napi_get_value_bigint_uint64(napi_env env, na
   if (!value || value->kind != K_BIGINT) return napi_bigint_expected;
   *result = value->u; *lossless = true; return napi_ok;
 }
-NAPI_EXTERN napi_status NAPI_CDECL napi_get_value_uint32(napi_env env, napi_value value, uint32_t *result) {
+NAPI_EXTERN napi_status NAPI_CDECL napi_get_value_double(napi_env env, napi_value value, double *result) {
   (void)env;
   if (!value || value->kind != K_U32) return napi_number_expected;
-  *result = (uint32_t)value->u; return napi_ok;
+  *result = (double)value->u; return napi_ok;
 }
 NAPI_EXTERN napi_status NAPI_CDECL napi_create_object(napi_env env, napi_value *result) {
   (void)env; *result = new_value(K_OBJECT); return napi_ok;
@@ -158,7 +159,18 @@ static napi_value biguint64_array(size_t len) {
 
 static napi_value bigint(uint64_t u) { napi_value v = new_value(K_BIGINT); v->u = u; return v; }
 
-/* The "batch" mode (see the top). */
+/* Runs one batch function on `in` (n values) into `out`; prints the result and the values written. */
+static void batch_run(napi_env env, napi_value exports, const char *fn, napi_value in, napi_value out, uint64_t mult, unsigned shift, uint64_t add) {
+  napi_value shift_v = new_value(K_U32);
+  shift_v->u = shift;
+  napi_value args[5] = { in, out, bigint(mult), shift_v, bigint(add) };
+  napi_value r = call(env, exports, fn, 5, args);
+  printf("%" PRId64, r && r->kind == K_I64 ? (int64_t)r->u : INT64_MIN);
+  for (size_t i = 0; i < in->ta_len; i++) printf(" %" PRIu64, ((uint64_t *)out->ta_data)[i]);
+  printf("\n");
+}
+
+/* The "batch" mode (see the top): each case apart (a separate output), then in place; last, an overlapping output. */
 static int batch_cases(napi_env env, napi_value exports) {
   static char line[1 << 16];
   while (fgets(line, sizeof line, stdin)) {
@@ -174,14 +186,19 @@ static int batch_cases(napi_env env, napi_value exports) {
     int k;
     while (n < 4096 && sscanf(p, "%llu%n", &v, &k) == 1) { ((uint64_t *)in->ta_data)[n++] = v; p += k; }
     in->ta_len = n;
-    napi_value shift_v = new_value(K_U32);
-    shift_v->u = shift;
-    napi_value args[5] = { in, in, bigint(mult), shift_v, bigint(add) };
-    napi_value r = call(env, exports, strcmp(op, "inv") == 0 ? "mulShiftAddInverseBatch" : "mulShiftAddBatch", 5, args);
-    printf("%" PRId64, r && r->kind == K_I64 ? (int64_t)r->u : (int64_t)0);
-    for (size_t i = 0; i < n; i++) printf(" %" PRIu64, ((uint64_t *)in->ta_data)[i]);
-    printf("\n");
+    const char *fn = strcmp(op, "inv") == 0 ? "mulShiftAddInverseBatch" : "mulShiftAddBatch";
+    batch_run(env, exports, fn, in, biguint64_array(n), mult, shift, add);
+    batch_run(env, exports, fn, in, in, mult, shift, add);
   }
+  /* The output one value after the input, over the same memory: -2, nothing written. */
+  napi_value all = biguint64_array(5);
+  for (int i = 0; i < 5; i++) ((uint64_t *)all->ta_data)[i] = 10 * (i + 1);
+  napi_value in = new_value(K_TYPEDARRAY), out = new_value(K_TYPEDARRAY);
+  in->ta_type = out->ta_type = napi_biguint64_array;
+  in->ta_len = out->ta_len = 4;
+  in->ta_data = all->ta_data;
+  out->ta_data = (uint64_t *)all->ta_data + 1;
+  batch_run(env, exports, "mulShiftAddBatch", in, out, 3, 0, 0);
   return 0;
 }
 
