@@ -12,23 +12,25 @@ import { existsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 const NATIVE = "@clocksource/native";
+const NATIVE_DIR = join("node_modules", "@clocksource", "native");
 /** The file the native package's `exports` give `require` (its package.json: "." → require → default). */
-const NATIVE_MAIN = join("node_modules", "@clocksource", "native", "dist", "index.js");
+const NATIVE_MAIN = join("dist", "index.js");
 
 /**
  * Where `require("@clocksource/native")` would lead from the bundle, found the
  * way Node looks for a package (each directory's node_modules, from the
- * bundle's own up to the root) but without reading the package's `exports`:
- * for that, Node compiles part of its ES module resolver, 5 ms of every
- * command that reads a counter. Null where it is not there (then Node looks,
- * NODE_PATH included). A path, like a name, leads to the same module: Node
- * keys modules by their real path.
+ * bundle's own up to the root; the first that has the package is the one)
+ * but without reading the package's `exports`: for that, Node compiles part
+ * of its ES module resolver, 5 ms of every command that reads a counter. Null
+ * where no node_modules above has it, or where the package found is not laid
+ * out as this one (then Node resolves it, NODE_PATH included). A path, like a
+ * name, leads to the same module: Node keys modules by their real path.
  */
 function nativeMain() {
   for (let dir = __dirname; ; ) {
-    if (basename(dir) !== "node_modules") {
-      const file = join(dir, NATIVE_MAIN);
-      if (existsSync(file)) return file;
+    if (basename(dir) !== "node_modules" && existsSync(join(dir, NATIVE_DIR, "package.json"))) {
+      const file = join(dir, NATIVE_DIR, NATIVE_MAIN);
+      return existsSync(file) ? file : null;
     }
     const up = dirname(dir);
     if (up === dir) return null;

@@ -18,7 +18,8 @@ function guard(stream, name) {
 // Node makes process.stdout and process.stderr when they are first used, and making one costs
 // milliseconds (a pipe's brings the network stack): a run that writes no error never makes stderr.
 // So the guard goes on when a stream is made, by whoever asks for it first (a command, Node's own
-// warnings), through process's own getter.
+// warnings), through process's own getter. (A stream made before this file runs, by a preloaded
+// module, gets its guard when the command line first asks for it; `console` alone would not ask.)
 for (const name of ["stdout", "stderr"]) {
   const own = Object.getOwnPropertyDescriptor(process, name);
   if (!own || typeof own.get !== "function" || !own.configurable) {

@@ -378,11 +378,19 @@ export class DirectorySystemView implements SystemView {
       const chunks: Uint8Array[] = [];
       let total = 0;
       let truncated = false;
-      // Every read goes through one scratch buffer and is copied out at its exact size: a sysfs file
+      // Small reads go through one scratch buffer and are copied out at their exact size: a sysfs file
       // says 4096 bytes and holds a few, and fresh memory is what a read costs most on a virtual
-      // machine with shadow paging (a fault per page). procfs and sysfs report sizes that are not
-      // theirs (0, 4096), so the end is the read that returns nothing.
+      // machine with shadow paging (a fault per page). A regular file larger than the scratch buffer
+      // is read first into a buffer of the size it says, so it is copied once. Either way the end is
+      // the read that returns nothing: procfs and sysfs report sizes that are not theirs (0, 4096),
+      // and a file may grow while it is read.
       const buf = scratchBuffer();
+      if (r.st.size > buf.length && max > 0) {
+        const own = new Uint8Array(Math.min(r.st.size, max));
+        const n = readSync(fd, own, 0, own.length, null);
+        if (n > 0) chunks.push(n === own.length ? own : own.slice(0, n));
+        total += n;
+      }
       for (;;) {
         const want = Math.min(buf.length, max - total);
         if (want <= 0) {
