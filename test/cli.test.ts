@@ -1,10 +1,12 @@
-import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { announceFixtureSkip, HAVE_FIXTURES, machineRoot } from "./support/fixtures.js";
 import { CLI_BIN, runCli } from "./support/run-cli.js";
+import { scratchDirs } from "./support/hostile-tree.js";
+
+const tempDir = scratchDirs();
 
 announceFixtureSkip();
 
@@ -75,7 +77,7 @@ describe("clocksource (as a subprocess)", () => {
   });
 
   it("makes standard error's stream only when something is written there (a pipe's brings the network stack), and guards it then too", () => {
-    const dir = mkdtempSync(join(tmpdir(), "cs-cli-streams-"));
+    const dir = tempDir("cs-cli-streams-");
     // Preloaded: at exit, which built-ins the run loaded, and whether stderr's stream has its guard.
     const spy = join(dir, "spy.cjs");
     writeFileSync(spy, `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(join(dir, "out.json"))}, JSON.stringify({ net: process.moduleLoadList.includes("NativeModule net"), made: Object.getOwnPropertyDescriptor(process, "stderr").get === undefined, guarded: Object.getOwnPropertyDescriptor(process, "stderr").get === undefined && process.stderr.listenerCount("error") > 0 })));\n`);
@@ -96,7 +98,7 @@ describe("clocksource (as a subprocess)", () => {
     expect(missing.status).toBe(1);
     expect(missing.stdout).toBe("");
     expect(missing.stderr).toMatch(/^clocksource: cannot use \/definitely\/not\/here as a system root: not present\n$/);
-    const dir = mkdtempSync(join(tmpdir(), "cs-cli-"));
+    const dir = tempDir("cs-cli-");
     writeFileSync(join(dir, "f"), "x");
     const r = runCli(["probe", "--sysroot", join(dir, "f")]);
     expect(r.status).toBe(1);
@@ -104,7 +106,7 @@ describe("clocksource (as a subprocess)", () => {
   });
 
   it("probes an empty snapshot: everything unknown, with reasons, exit 0", () => {
-    const r = runCli(["probe", "--json", "--sysroot", mkdtempSync(join(tmpdir(), "cs-empty-"))]);
+    const r = runCli(["probe", "--json", "--sysroot", tempDir("cs-empty-")]);
     expect(r.status).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.arch).toBe("unknown");

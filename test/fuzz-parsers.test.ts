@@ -5,8 +5,7 @@
 // never an uncaught exception, never a hang. (cpuinfo, kernel logs, u64 input:
 // packages/core/test/parsers.fuzz.test.ts; protocol frames: packages/paravirt/test/protocol.test.ts;
 // whole corrupted snapshots: test/fuzz-snapshots.test.ts.)
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
@@ -15,9 +14,11 @@ import { decodeCells, decodeStringList, decodeU32 } from "@clocksource/arm";
 import { formatCpuidR, parseCpuidDump, readKvmVmTsc, cpuidKey } from "@clocksource/x86";
 import { mappingKinds } from "../packages/cli/src/mapping-kinds.js";
 import { announceFixtureSkip, HAVE_FIXTURES, fixtureMachines, machineRoot } from "./support/fixtures.js";
+import { scratchDirs } from "./support/hostile-tree.js";
 import { existsSync } from "node:fs";
 
 announceFixtureSkip();
+const tempDir = scratchDirs();
 
 /** Text damaged the ways real files are: any code points, NULs, CR LF, UTF-16, cuts, huge numbers. */
 function damaged(base: fc.Arbitrary<string>): fc.Arbitrary<string> {
@@ -103,7 +104,7 @@ describe("KVM debugfs values", () => {
   it("a vCPU's files read as exact values or fail with a typed error naming the file", () => {
     fc.assert(
       fc.property(value, fc.option(value), fc.option(value), (offset, ratio, frac) => {
-        const root = mkdtempSync(join(tmpdir(), "cs-kvmfuzz-"));
+        const root = tempDir("cs-kvmfuzz-");
         const dir = join(root, "kvm/4242-12/vcpu0");
         mkdirSync(dir, { recursive: true });
         writeFileSync(join(dir, "tsc-offset"), offset, "latin1");

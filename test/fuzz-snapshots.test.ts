@@ -72,6 +72,7 @@ function apply(bytes: Buffer, d: Damage): Buffer {
 
 function corruptedCopy(machine: string, damages: { file: number; damage: Damage }[]): string {
   const dir = mkdtempSync(join(tmpdir(), "cs-fuzz-"));
+  made.push(dir);
   cpSync(machineRoot(machine), dir, { recursive: true });
   const files = filesUnder(dir).filter((f) => statSync(join(dir, f)).size < 4 * 1024 * 1024);
   for (const { file, damage: d } of damages) {
@@ -99,6 +100,7 @@ describe.skipIf(!HAVE_FIXTURES)("probing randomly corrupted copies of real snaps
         expect(report.facts.filter((f) => f.name.startsWith("probe."))).toEqual([]);
         for (const f of report.facts) if (f.confidence === "unknown") expect(f.reason).toBeTruthy();
         expect(report.selected).not.toBeNull();
+        rmSync(root, { recursive: true, force: true });
       }),
       { numRuns: Number(process.env.FUZZ_RUNS ?? 150) },
     );
@@ -107,7 +109,9 @@ describe.skipIf(!HAVE_FIXTURES)("probing randomly corrupted copies of real snaps
   it("the CLI exits 0 with a report, or fails with one line — never a stack trace", { timeout: 600_000 }, () => {
     fc.assert(
       fc.property(arbitraryCase, ({ machine, damages }) => {
-        const r = runCli(["probe", "--json", "--sysroot", corruptedCopy(machine, damages)]);
+        const root = corruptedCopy(machine, damages);
+        const r = runCli(["probe", "--json", "--sysroot", root]);
+        rmSync(root, { recursive: true, force: true });
         if (r.status === 0) {
           expect(JSON.parse(r.stdout).schema).toBe("clocksource.probe/v1");
         } else {

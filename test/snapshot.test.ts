@@ -1,10 +1,12 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { isLiveOnlyFact, LIVE_ONLY_INPUTS } from "../packages/cli/src/snapshot-plan.js";
 import { runCli, type CliRun } from "./support/run-cli.js";
 import { runCliAsNobody, UNPRIVILEGED_SKIP } from "./support/unprivileged.js";
+import { scratchDirs } from "./support/hostile-tree.js";
+
+const tempDir = scratchDirs();
 
 type Runner = (args: string[]) => CliRun;
 
@@ -23,7 +25,7 @@ interface ReportFact {
 
 /** Snapshots this machine with `run`, probes it live and from the snapshot, and compares. */
 function snapshotMatchesLive(run: Runner): void {
-  const parent = mkdtempSync(join(tmpdir(), "cs-snap-"));
+  const parent = tempDir("cs-snap-");
   chmodSync(parent, 0o777); // the unprivileged run writes here too
   const dir = join(parent, "machine");
   const r = run(["snapshot", dir]);
@@ -75,7 +77,7 @@ describe("clocksource snapshot", () => {
   });
 
   it("copies nothing but probe inputs", () => {
-    const from = mkdtempSync(join(tmpdir(), "cs-from-"));
+    const from = tempDir("cs-from-");
     for (const [p, c] of Object.entries({
       "proc/cpuinfo": "vendor_id : GenuineIntel\nflags : fpu lm\n",
       "proc/self/environ": "SECRET=1",
@@ -87,7 +89,7 @@ describe("clocksource snapshot", () => {
       mkdirSync(join(from, p, ".."), { recursive: true });
       writeFileSync(join(from, p), c);
     }
-    const dir = join(mkdtempSync(join(tmpdir(), "cs-snap-")), "out");
+    const dir = join(tempDir("cs-snap-"), "out");
     const r = runCli(["snapshot", dir, "--from", from]);
     expect(r.status).toBe(0);
     expect(existsSync(join(dir, "proc/cpuinfo"))).toBe(true);
@@ -97,7 +99,7 @@ describe("clocksource snapshot", () => {
   });
 
   it("refuses a non-empty directory without --force, and bad arguments, with one line and exit 2", () => {
-    const dir = mkdtempSync(join(tmpdir(), "cs-snap-"));
+    const dir = tempDir("cs-snap-");
     writeFileSync(join(dir, "keep"), "x");
     const r = runCli(["snapshot", dir]);
     expect(r.status).toBe(2);

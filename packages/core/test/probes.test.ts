@@ -1,7 +1,7 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { scratchDirs } from "../../../test/support/hostile-tree.js";
 import {
   archFromCpuinfo,
   ArchProbe,
@@ -14,8 +14,10 @@ import {
   type CapabilityProbe,
 } from "../src/index.js";
 
+const tempDir = scratchDirs();
+
 function view(files: Record<string, string>) {
-  const dir = mkdtempSync(join(tmpdir(), "cs-probe-"));
+  const dir = tempDir("cs-probe-");
   for (const [p, content] of Object.entries(files)) {
     mkdirSync(join(dir, p, ".."), { recursive: true });
     writeFileSync(join(dir, p), content);

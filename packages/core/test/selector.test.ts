@@ -1,9 +1,7 @@
 import "reflect-metadata";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { injectable } from "tsyringe";
 import { describe, expect, it } from "vitest";
+import { scratchDirs } from "../../../test/support/hostile-tree.js";
 import {
   CLOCK_BACKEND,
   ClockSelector,
@@ -18,7 +16,8 @@ import {
   type MappingKind,
 } from "../src/index.js";
 
-const emptyRoot = () => mkdtempSync(join(tmpdir(), "cs-root-"));
+const tempDir = scratchDirs();
+const emptyRoot = () => tempDir("cs-root-");
 
 class FakeBackend implements ClockBackend {
   created = 0;

@@ -1,15 +1,18 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DirectorySystemView } from "@clocksource/core";
 import { FIXTURES_DIR } from "../../../../test/support/fixtures.js";
+import { scratchDirs } from "../../../../test/support/hostile-tree.js";
 import { findNodeByCompatible, parseDts, writeSysfsTree, type DtsNode } from "./dts.js";
 
 export const DT_SOURCES = join(FIXTURES_DIR, "devicetree-sources");
 
-/** A fresh temporary system root. */
+// Removed after the test file that imports this module (each file has its own copy of it).
+const tempDir = scratchDirs();
+
+/** A fresh temporary system root, removed after the test file. */
 export function tempRoot(prefix = "cs-arm-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return tempDir(prefix);
 }
 
 /** Writes plain files (text or bytes) under a root. */
