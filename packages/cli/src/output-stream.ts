@@ -1,8 +1,8 @@
-import { constants, writeSync } from "node:fs";
+import { constants } from "node:fs";
 import { open, rename, rm, type FileHandle } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
-import { ClocksourceError, describeErrno, planUserFileWrite } from "@clocksource/core";
+import { ClocksourceError, describeErrno, planUserFileWrite, writeAllSync } from "@clocksource/core";
 
 /**
  * A large output written as it is produced, by the same rules as core's
@@ -62,9 +62,7 @@ export class OutputStream {
       }
       const fd = (this.fh as FileHandle).fd;
       for (const c of chunks) {
-        const buf = typeof c === "string" ? Buffer.from(c, "utf8") : c;
-        // A write may be short (a full disk, a signal): go on until all of it is out or it fails.
-        for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+        writeAllSync(fd, typeof c === "string" ? Buffer.from(c, "utf8") : c);
       }
     } catch (e) {
       throw new ClocksourceError("IO_ERROR", `cannot write ${this.what} ${this.path}: ${describeErrno(e)}`, { cause: e });

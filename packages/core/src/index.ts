@@ -41,6 +41,7 @@ export { applyBatchOp, checkBatchOp, type BatchMapping, type BatchOp } from "./m
 export * from "./io/file-kind.js";
 export * from "./io/read-user-file.js";
 export * from "./io/write-user-file.js";
+export * from "./io/write-all.js";
 export * from "./mapping/domain-graph.js";
 export * from "./mapping/mapping-edges.js";
 export * from "./mapping/clock-pairs-codec.js";

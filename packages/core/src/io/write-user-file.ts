@@ -36,7 +36,6 @@ import {
   renameSync,
   rmSync,
   statSync,
-  writeSync,
   type Stats,
 } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
@@ -45,6 +44,7 @@ import { basename, dirname, join } from "node:path";
 import { ClocksourceError } from "../errors.js";
 import { describeErrno } from "./errno.js";
 import { describeFileKind } from "./file-kind.js";
+import { writeAllSync } from "./write-all.js";
 
 /** How to write a user-named file. */
 export interface WriteUserFileOptions {
@@ -235,8 +235,7 @@ function writeDeviceSync(what: string, target: { path: string; rdev: number }, b
     fd = openSync(target.path, DEVICE_FLAGS);
     const st = fstatSync(fd);
     if (!st.isCharacterDevice() || st.rdev !== target.rdev) throw ioError(`refusing to write ${what} ${target.path}: it changed while being opened`);
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    writeAllSync(fd, buf);
   } catch (e) {
     throw cannotWrite(what, target.path, e);
   } finally {
@@ -251,8 +250,7 @@ function writeFileSyncAtomic(what: string, target: { path: string; existing: Sta
   try {
     fd = openSync(tmp, TEMP_FLAGS, mode);
     created = true;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    writeAllSync(fd, buf);
     if (target.existing) {
       fchmodSync(fd, target.existing.mode & 0o777);
       if (euid() === 0 && (target.existing.uid !== 0 || target.existing.gid !== 0)) fchownSync(fd, target.existing.uid, target.existing.gid);

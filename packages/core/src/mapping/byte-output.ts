@@ -4,8 +4,8 @@
  * waits only when the stream says it is full (backpressure), never per value.
  * A regular file's descriptor ({@link FileSink}) is written synchronously instead.
  */
-import { writeSync } from "node:fs";
 import { ClocksourceError } from "../errors.js";
+import { writeAllSync } from "../io/write-all.js";
 
 /** Bytes collected before they are handed to the stream. */
 export const OUTPUT_PIECE = 256 * 1024;
@@ -121,12 +121,7 @@ export class ByteOutput {
   /** Writes `bytes[0, len)` to the file sink's descriptor. */
   private writeFile(bytes: Uint8Array, len: number): void {
     try {
-      // A regular file takes it all unless the disk is full, which the next call then reports.
-      for (let off = 0; off < len; ) {
-        const n = writeSync(this.fd, bytes, off, len - off);
-        if (n <= 0) throw new Error("the file took no bytes");
-        off += n;
-      }
+      writeAllSync(this.fd, bytes, len);
     } catch (e) {
       throw cannotWrite(e);
     }
