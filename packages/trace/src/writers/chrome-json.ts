@@ -7,8 +7,7 @@
  */
 import type { TraceEvent } from "../model/event.js";
 import { MERGE_FLAG_NAMES, type MergedEvent } from "../merge/merger.js";
-import type { FieldValue } from "../model/event.js";
-import { bytesOf, KeyBytes } from "./json-bytes.js";
+import { bytesOf, KeyBytes, writeFieldMembers } from "./json-bytes.js";
 import { BufferedWriter, type MergeHeader } from "./writer.js";
 
 const PID_STRIDE = 10_000_000;
@@ -90,7 +89,7 @@ export class ChromeJsonWriter extends BufferedWriter {
       out.copy(C_CAT);
       out.copy(this.cats[m.machine] ?? C_EMPTY);
       out.copy(C_TS);
-      this.microseconds(toNs ? toNs(m.ts) : m.ts);
+      out.fixedPoint(toNs ? toNs(m.ts) : m.ts, 3, true, microsecondsText);
       out.copy(C_PID);
       out.number(pid);
       out.copy(C_TID);
@@ -105,27 +104,9 @@ export class ChromeJsonWriter extends BufferedWriter {
       if (m.boundNs === null) out.copy(C_UNKNOWN);
       else out.quotedBigint(m.boundNs);
       if (m.flags !== 0) for (const x of this.flags) if (m.flags & x.bit) out.copy(x.bytes);
-      const f = e.fields;
-      for (const k in f) {
-        out.copy(this.keys.get(k, false));
-        out.value(f[k] as FieldValue);
-      }
+      writeFieldMembers(out, e.fields, this.keys, true);
       out.copy(C_END);
     }
-  }
-
-  /** ns → µs digits, exact (`1234.567` or `1234`). */
-  private microseconds(ns: bigint): void {
-    const n = Number(ns);
-    if (!(n >= 0 && n <= Number.MAX_SAFE_INTEGER)) {
-      this.out.text(microsecondsText(ns));
-      return;
-    }
-    // Exact: a safe integer's quotient by 1000 is never rounded up across an integer.
-    const us = Math.floor(n / 1000);
-    const frac = n - us * 1000;
-    this.out.number(us);
-    if (frac !== 0) this.out.text(frac < 10 ? `.00${frac}` : frac < 100 ? `.0${frac}` : `.${frac}`);
   }
 
   override end(): void {

@@ -11,7 +11,7 @@
  * `JSON.stringify` and UTF-8 encoding would give (property-tested through the
  * writers).
  */
-import type { FieldValue, TraceEvent } from "../model/event.js";
+import type { EventFields, FieldValue, TraceEvent } from "../model/event.js";
 import { valueJson } from "./field-text.js";
 
 /** Strings up to this many UTF-16 units are escaped and encoded here. */
@@ -35,6 +35,16 @@ const PAIRS = new Uint8Array(200);
 for (let i = 0; i < 100; i++) {
   PAIRS[2 * i] = 48 + Math.floor(i / 10);
   PAIRS[2 * i + 1] = 48 + (i % 10);
+}
+
+/** 10^0 .. 10^15, exact doubles. */
+const POWERS_OF_TEN = Array.from({ length: 16 }, (_, i) => 10 ** i);
+
+/** Decimal digits of a safe non-negative integer. */
+function digitCount(v: number): number {
+  let n = 1;
+  while (n < 16 && v >= (POWERS_OF_TEN[n] as number)) n++;
+  return n;
 }
 
 const utf8 = new TextEncoder();
@@ -222,6 +232,29 @@ export class JsonBytes {
     }
   }
 
+  /**
+   * `v` / 10^`places` (1..15) as a decimal: the whole part, a point and
+   * exactly `places` digits — none at all when `omitZeroFraction` and they are
+   * all zero. A value in 0..2^53 − 1 is split on doubles, which is exact: a
+   * correctly rounded quotient of a safe integer by a power of ten is never
+   * rounded up across an integer. Anything else is written as `slow(v)` gives it.
+   */
+  fixedPoint(v: bigint, places: number, omitZeroFraction: boolean, slow: (v: bigint) => string): void {
+    if (v < 0n || v > MAX_SAFE) {
+      this.text(slow(v));
+      return;
+    }
+    const n = Number(v);
+    const unit = POWERS_OF_TEN[places] as number;
+    const whole = Math.floor(n / unit);
+    const frac = n - whole * unit;
+    this.number(whole);
+    if (frac === 0 && omitZeroFraction) return;
+    this.fill(46, 1);
+    this.fill(48, places - digitCount(frac));
+    this.number(frac);
+  }
+
   /** A decoded field value, by the dump schema's rules. */
   value(v: FieldValue): void {
     switch (typeof v) {
@@ -328,13 +361,21 @@ export function writeEventMembers(out: JsonBytes, e: TraceEvent, keys: KeyBytes)
   out.copy(C_EVENT);
   out.string(e.name);
   out.copy(C_FIELDS);
-  const f = e.fields;
-  let first = true;
-  for (const k in f) {
+  writeFieldMembers(out, e.fields, keys, false);
+  out.copy(C_CLOSE);
+}
+
+/**
+ * An event's fields as members of a JSON object, `"key":value` in their order,
+ * each led by a comma — but for the first when `afterOthers` is false (the
+ * object's first members).
+ */
+export function writeFieldMembers(out: JsonBytes, fields: EventFields, keys: KeyBytes, afterOthers: boolean): void {
+  let first = !afterOthers;
+  for (const k in fields) {
     out.copy(keys.get(k, first));
     first = false;
-    out.value(f[k] as FieldValue);
+    out.value(fields[k] as FieldValue);
   }
-  out.copy(C_CLOSE);
 }
 

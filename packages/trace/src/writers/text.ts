@@ -76,7 +76,8 @@ export class TextWriter extends BufferedWriter {
       } else {
         out.copy(C_UNKNOWN_CPU);
       }
-      this.timestamp(m.ts);
+      if (this.targetIsNs) out.fixedPoint(m.ts, 9, false, secondsText);
+      else out.digits(m.ts);
       out.raw(": ");
       out.raw(e.name);
       out.fill(58, 1);
@@ -96,21 +97,6 @@ export class TextWriter extends BufferedWriter {
       if (m.flags !== 0) for (const x of this.flags) if (m.flags & x.bit) out.copy(x.bytes);
       out.fill(10, 1);
     }
-  }
-
-  /** `seconds.nnnnnnnnn` on a nanosecond target, the raw count otherwise. */
-  private timestamp(ts: bigint): void {
-    const out = this.out;
-    if (!this.targetIsNs) return out.digits(ts);
-    if (ts < 0n || ts > MAX_SAFE) return out.text(secondsText(ts));
-    // Exact on doubles below 2^53: the quotient by 10^9 is never rounded up across an integer.
-    const n = Number(ts);
-    const s = Math.floor(n / 1e9);
-    const frac = n - s * 1e9;
-    out.number(s);
-    out.fill(46, 1);
-    out.fill(48, 9 - decimalLength(frac));
-    out.number(frac);
   }
 
   /** A field value as `fieldText` writes it. */
